@@ -1,0 +1,159 @@
+import { DisconnectCode, ErrorCode, isPlainObject } from '@fleetgate/protocol';
+import { z } from 'zod';
+import { parseChannelName } from '../core/channel-name.js';
+import { globToRegExp } from '../core/glob.js';
+import type { Namespaces } from '../core/namespaces.js';
+import { ReplyError } from '../errors.js';
+import type { Node } from '../node.js';
+import type { Metrics } from '../ops/metrics.js';
+
+/** What the server API acts on. */
+export interface ApiContext {
+  readonly node: Node;
+  readonly namespaces: Namespaces;
+  readonly metrics: Metrics;
+  readonly version: string;
+}
+
+const channel = z.string().min(1, 'channel is required');
+
+/** `data` is any JSON; `b64data` must decode to JSON, since clients speak the JSON protocol. */
+const payload = {
+  data: z.unknown().optional(),
+  b64data: z.string().optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  idempotency_key: z.string().optional(),
+  skip_history: z.boolean().optional(),
+};
+
+const schemas = {
+  publish: z.object({ channel, ...payload }),
+  broadcast: z.object({ channels: z.array(channel).min(1, 'channels is required'), ...payload }),
+  disconnect: z.object({
+    user: z.string(),
+    client: z.string().optional(),
+    session: z.string().optional(),
+    whitelist: z.array(z.string()).optional(),
+    disconnect: z.object({ code: z.number().int().min(3000).max(4999), reason: z.string().max(100) }).optional(),
+  }),
+  info: z.object({}),
+  channels: z.object({ pattern: z.string().optional() }),
+  batch: z.object({ commands: z.array(z.record(z.string(), z.unknown())), parallel: z.boolean().optional() }),
+};
+
+export type ApiMethod = keyof typeof schemas;
+
+export function isApiMethod(name: string): name is ApiMethod {
+  return Object.hasOwn(schemas, name);
+}
+
+function parse<M extends ApiMethod>(method: M, body: unknown): z.output<(typeof schemas)[M]> {
+  const result = schemas[method].safeParse(body);
+  if (result.success) return result.data as z.output<(typeof schemas)[M]>;
+  const issue = result.error.issues[0];
+  throw new ReplyError(ErrorCode.BadRequest, `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+}
+
+function rawData(body: { data?: unknown; b64data?: string | undefined }): string {
+  if (body.b64data !== undefined) {
+    const text = Buffer.from(body.b64data, 'base64').toString('utf8');
+    try {
+      JSON.parse(text);
+      return text;
+    } catch {
+      throw new ReplyError(ErrorCode.BadRequest, 'b64data must hold JSON: clients speak the JSON protocol');
+    }
+  }
+  if (body.data === undefined) throw new ReplyError(ErrorCode.BadRequest, 'data is required');
+  return JSON.stringify(body.data);
+}
+
+type PublishBody = z.output<typeof schemas.publish>;
+
+async function publishOne(ctx: ApiContext, ch: string, body: Omit<PublishBody, 'channel'>, data: string): Promise<Record<string, never>> {
+  if (ctx.namespaces.get(parseChannelName(ch).namespace) === undefined) throw new ReplyError(ErrorCode.UnknownChannel);
+  await ctx.node.publish(ch, {
+    data,
+    ...(body.tags && { tags: body.tags }),
+    ...(body.idempotency_key !== undefined && { idempotencyKey: body.idempotency_key }),
+  });
+  ctx.metrics.publications.inc({ source: 'api' });
+  return {};
+}
+
+/** A reply as a batch or broadcast entry: the result, or the error it failed with. */
+async function settle<T>(work: () => Promise<T>): Promise<{ result: T } | { error: ReturnType<ReplyError['toBody']> }> {
+  try {
+    return { result: await work() };
+  } catch (err) {
+    return { error: asReplyError(err).toBody() };
+  }
+}
+
+export function asReplyError(err: unknown): ReplyError {
+  return err instanceof ReplyError ? err : new ReplyError(ErrorCode.Internal, undefined, { cause: err });
+}
+
+const handlers: { [M in ApiMethod]: (ctx: ApiContext, body: z.output<(typeof schemas)[M]>) => Promise<unknown> } = {
+  publish: (ctx, body) => publishOne(ctx, body.channel, body, rawData(body)),
+
+  broadcast: async (ctx, body) => {
+    const data = rawData(body);
+    return { responses: await Promise.all(body.channels.map((ch) => settle(() => publishOne(ctx, ch, body, data)))) };
+  },
+
+  disconnect: async (ctx, body) => {
+    const code = body.disconnect?.code ?? DisconnectCode.ForceNoReconnect;
+    ctx.node.disconnect({ user: body.user, ...(body.client && { client: body.client }), ...(body.whitelist && { whitelist: body.whitelist }) }, code, body.disconnect?.reason);
+    return {};
+  },
+
+  info: async (ctx) => {
+    const stats = ctx.node.stats();
+    return {
+      nodes: [
+        {
+          uid: ctx.node.id,
+          name: ctx.node.name,
+          version: ctx.version,
+          num_clients: stats.clients,
+          num_users: stats.users,
+          num_channels: stats.channels,
+          num_subs: stats.subscriptions,
+          uptime: ctx.node.uptimeSeconds,
+        },
+      ],
+    };
+  },
+
+  channels: async (ctx, body) => {
+    const pattern = body.pattern ? globToRegExp(body.pattern) : undefined;
+    const counts = ctx.node.channelCounts(pattern === undefined ? undefined : (ch) => pattern.test(ch));
+    return { channels: Object.fromEntries([...counts].map(([ch, n]) => [ch, { num_clients: n }])) };
+  },
+
+  batch: async (ctx, body) => {
+    const run = (command: Record<string, unknown>) => {
+      const [method, params] = Object.entries(command)[0] ?? ['', undefined];
+      return settle(async () => {
+        if (Object.keys(command).length !== 1 || method === 'batch' || !isApiMethod(method)) throw new ReplyError(ErrorCode.MethodNotFound);
+        return { [method]: await callApi(ctx, method, params) };
+      });
+    };
+    const settled = body.parallel ? await Promise.all(body.commands.map(run)) : await sequential(body.commands, run);
+    // Batch replies are `{"publish": {...}}` or `{"error": {...}}`, without a result wrapper.
+    return { replies: settled.map((s) => ('result' in s ? s.result : s)) };
+  },
+};
+
+async function sequential<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const item of items) out.push(await fn(item));
+  return out;
+}
+
+export function callApi(ctx: ApiContext, method: ApiMethod, body: unknown): Promise<unknown> {
+  if (!isPlainObject(body)) throw new ReplyError(ErrorCode.BadRequest, 'body must be a JSON object');
+  const handler = handlers[method] as (ctx: ApiContext, body: unknown) => Promise<unknown>;
+  return handler(ctx, parse(method, body));
+}

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+/**
+ * The whole configuration: one zod schema is the source of defaults, validation and
+ * the generated reference in the README (`npm run docs:config`). Durations are
+ * `"30s"`-style strings or milliseconds; `0` means "no limit" for limits.
+ */
+
+const duration = (fallback: string, description: string) =>
+  z
+    .union([z.number().int().nonnegative(), z.string()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      if (typeof value === 'number') return value;
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `invalid duration "${value}" (use e.g. "250ms", "30s", "5m" or milliseconds)` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .describe(description);
+
+const limit = (fallback: number, description: string) => z.number().int().nonnegative().default(fallback).describe(description);
+const flag = (fallback: boolean, description: string) => z.boolean().default(fallback).describe(description);
+
+/** Channel options by name, with their built-in defaults. A namespace overrides `channel.defaults`, which overrides these. */
+export const namespaceDefaults = {
+  allowSubscribeForClient: false,
+  allowSubscribeForAnonymous: false,
+  allowPublishForSubscriber: false,
+  allowPublishForClient: false,
+  allowPublishForAnonymous: false,
+  allowUserLimitedChannels: false,
+} as const;
+
+const namespaceDescriptions: Record<keyof typeof namespaceDefaults, string> = {
+  allowSubscribeForClient: 'Authenticated clients may subscribe without a subscription token (not to `$private` channels).',
+  allowSubscribeForAnonymous: 'Anonymous clients (empty user) may subscribe where clients may.',
+  allowPublishForSubscriber: 'Clients subscribed to a channel may publish into it.',
+  allowPublishForClient: 'Any authenticated client may publish, subscribed or not.',
+  allowPublishForAnonymous: 'Anonymous clients may publish where clients may.',
+  allowUserLimitedChannels: 'Channels like `chat#42,7` are open to the listed users only, without a token.',
+};
+
+const namespaceKeys = Object.keys(namespaceDefaults) as (keyof typeof namespaceDefaults)[];
+
+const channelDefaultsSchema = z
+  .strictObject(Object.fromEntries(namespaceKeys.map((k) => [k, flag(namespaceDefaults[k], namespaceDescriptions[k])])) as {
+    [K in keyof typeof namespaceDefaults]: z.ZodDefault<z.ZodBoolean>;
+  })
+  .prefault({});
+
+const namespaceSchema = z.strictObject(
+  Object.fromEntries(namespaceKeys.map((k) => [k, z.boolean().optional().describe(namespaceDescriptions[k])])) as {
+    [K in keyof typeof namespaceDefaults]: z.ZodOptional<z.ZodBoolean>;
+  },
+);
+
+export type NamespaceOptions = { -readonly [K in keyof typeof namespaceDefaults]: boolean };
+
+const namespaceName = z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'namespace names use letters, digits, "_", "." and "-"');
+
+export const configSchema = z.strictObject({
+  port: z.number().int().min(0).max(65535).default(8000).describe('TCP port of the HTTP server (WebSocket, API, health). 0 picks a free port.'),
+  host: z.string().default('0.0.0.0').describe('Address to listen on.'),
+  name: z.string().optional().describe('Node name shown in /api/info; defaults to hostname:port.'),
+  broker: z.string().default('memory://').describe('Broker URL: `memory://` (single node).'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
+  client: z
+    .strictObject({
+      token: z
+        .strictObject({
+          hmacSecret: z.string().optional().describe('Secret for HS256/HS384/HS512 connection and subscription tokens.'),
+          rsaPublicKey: z.string().optional().describe('PEM public key for RS256/384/512 tokens.'),
+          ecdsaPublicKey: z.string().optional().describe('PEM public key for ES256/384/512 tokens.'),
+          jwksUrl: z.string().url().optional().describe('JWKS endpoint; keys are picked by `kid`.'),
+          audience: z.string().optional().describe('Required `aud` claim, if set.'),
+          issuer: z.string().optional().describe('Required `iss` claim, if set.'),
+        })
+        .prefault({}),
+      insecure: flag(false, 'Accept connections without a token and allow every channel operation. Demos and tests only.'),
+      allowAnonymousConnectWithoutToken: flag(false, 'Connect without a token as an anonymous user (empty user id); channels still decide what anonymous users may do.'),
+      allowedOrigins: z
+        .array(z.string())
+        .default([])
+        .describe('Origin globs allowed to open connections (`*` for any). Empty: only same-host origins and clients without Origin.'),
+      queueMaxBytes: limit(1_048_576, 'Outbound bytes a connection may have pending (queued + socket buffer) before it is disconnected with 3008.'),
+      slowTimeout: duration('10s', 'How long a connection may stay above its outbound limit under a non-disconnect overflow policy before 3008 (policies arrive with backpressure; today every overflow is 3008 at once).'),
+      maxConnectionsPerUser: limit(0, 'Connections per user on this node; above it connect fails with 3504. 0: no limit.'),
+      maxSubscriptions: limit(128, 'Subscriptions per connection; above it subscribe fails with 106.'),
+      maxChannelLength: limit(255, 'Longest channel name accepted; longer is error 107.'),
+      maxFrameBytes: limit(65_536, 'Largest WebSocket frame read from a client; larger closes with 1009.'),
+      maxPendingFrames: limit(64, 'Frames a connection may have waiting while earlier commands run; more closes with 3013.'),
+      pingInterval: duration('25s', 'Server ping period; the first ping comes at a random point of the first period.'),
+      pongTimeout: duration('8s', 'Close with 3012 when the pong for a ping does not arrive within this time.'),
+      staleCloseDelay: duration('15s', 'Close a socket with 3502 if it has not sent connect within this time.'),
+      expiredCloseDelay: duration('25s', 'Grace after token expiry before closing with 3005 (the SDK refreshes at the TTL).'),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      key: z.string().optional().describe('Server API key, sent as `X-API-Key` or `Authorization: apikey <key>`.'),
+      insecure: flag(false, 'Serve the API without a key. Never on a reachable port.'),
+      maxBodyBytes: limit(10_485_760, 'Largest API request body; larger is HTTP 413.'),
+      idempotencyWindow: duration('5m', 'How long `idempotency_key` of publish is remembered.'),
+    })
+    .prefault({}),
+  admission: z
+    .strictObject({
+      maxConnections: limit(0, 'Connections this node accepts; above it upgrades get 503 + Retry-After. 0: no limit.'),
+      acceptRate: limit(0, 'New connections per second this node accepts (token bucket, burst = one second); above it 503 + Retry-After. 0: no limit.'),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      drainWindow: duration('30s', 'Window over which clients are disconnected on drain.'),
+    })
+    .prefault({}),
+  channel: z
+    .strictObject({
+      defaults: channelDefaultsSchema.describe('Options of channels without a namespace and the base of every namespace.'),
+      namespaces: z.record(namespaceName, namespaceSchema).default({}).describe('Options per namespace (`ns:channel`); unset keys come from `defaults`.'),
+    })
+    .prefault({}),
+  demo: flag(false, 'Serve the demo page at /demo (set by `fleetgate serve --demo`).'),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,265 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { readFile } from 'node:fs/promises';
+import { DisconnectCode } from '@fleetgate/protocol';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { createApiHandler } from './api/handler.js';
+import { sendJson, sendText } from './api/http.js';
+import type { ApiContext } from './api/methods.js';
+import { TokenVerifier } from './auth/jwt.js';
+import type { PublishResult } from './broker/broker.js';
+import { createBroker } from './broker/create.js';
+import { parseConfig } from './config/load.js';
+import type { Config, ConfigInput } from './config/schema.js';
+import { Admission } from './core/admission.js';
+import { type Clock, systemClock } from './core/clock.js';
+import { Namespaces } from './core/namespaces.js';
+import { demoPage, sdkBundlePath } from './demo/page.js';
+import { type DisconnectFilter, Node } from './node.js';
+import { spreadOver } from './ops/drain.js';
+import { createLogger, type Logger } from './ops/logger.js';
+import { Metrics } from './ops/metrics.js';
+import { originChecker } from './ops/origin.js';
+import type { SessionContext } from './session/context.js';
+import { FlushScheduler } from './session/flush-scheduler.js';
+import { Session } from './session/session.js';
+import { createWebSocketServer, wantsProtobuf, WebSocketTransport } from './transport/websocket.js';
+import { version } from './version.js';
+
+export const WEBSOCKET_PATH = '/connection/websocket';
+
+export interface GatewayOptions {
+  /** Configuration as in the config file; validated here (ConfigError on mistakes). */
+  readonly config?: ConfigInput;
+  /** Attach WebSocket upgrades (and, with `serveHttp`, the HTTP endpoints) to this server. */
+  readonly server?: Server;
+  /** Also answer /api, /health, /ready, /metrics on `server` (default true when a server is given). */
+  readonly serveHttp?: boolean;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+}
+
+export interface ConnectionEvent {
+  readonly client: string;
+  readonly user: string;
+  readonly transport: string;
+}
+
+export interface GatewayEvents {
+  connect: [ConnectionEvent];
+  disconnect: [ConnectionEvent & { readonly code: string }];
+}
+
+/**
+ * A Fleetgate gateway: the node, its broker, the WebSocket endpoint and the HTTP
+ * endpoints (server API, health, readiness, metrics, demo page). Mount it on any
+ * `http.Server` (embedding) or let `fleetgate serve` run it standalone.
+ */
+export class Gateway extends EventEmitter<GatewayEvents> {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly node: Node;
+  readonly metrics: Metrics;
+  private readonly sessions = new Set<Session>();
+  private readonly sessionContext: SessionContext;
+  private readonly admission: Admission;
+  private readonly wss: WebSocketServer;
+  private readonly originAllowed: (req: IncomingMessage) => boolean;
+  private readonly api: ReturnType<typeof createApiHandler>;
+  private readonly random: () => number;
+  private closing: Promise<void> | undefined;
+
+  private constructor(options: GatewayOptions) {
+    super();
+    this.config = parseConfig(options.config ?? {});
+    const config = this.config;
+    const clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger ?? createLogger(config.logLevel);
+    const broker = createBroker(config.broker, { clock, idempotencyWindowMs: config.api.idempotencyWindow });
+    this.node = new Node(config.name ?? `${hostname()}-${process.pid}`, broker, this.logger, clock);
+    this.metrics = new Metrics(() => this.node.stats());
+    const namespaces = new Namespaces(config.channel);
+    this.sessionContext = {
+      node: this.node,
+      namespaces,
+      verifier: new TokenVerifier(config.client.token),
+      client: config.client,
+      version,
+      logger: this.logger,
+      metrics: this.metrics,
+      scheduler: new FlushScheduler(),
+      clock,
+      random: this.random,
+      events: {
+        connected: (s) => this.emit('connect', { client: s.id, user: s.user, transport: s.transport.name }),
+        closed: (s, code) => {
+          this.sessions.delete(s);
+          this.emit('disconnect', { client: s.id, user: s.user, transport: s.transport.name, code });
+        },
+      },
+    };
+    this.admission = new Admission(config.admission, clock, this.random);
+    this.wss = createWebSocketServer(config.client.maxFrameBytes);
+    this.originAllowed = originChecker(config.client.allowedOrigins);
+    const apiContext: ApiContext = { node: this.node, namespaces, metrics: this.metrics, version };
+    this.api = createApiHandler(apiContext, config.api, this.logger);
+    if (config.client.insecure) this.logger.warn('client.insecure is on: anyone can connect and use any channel (demos and tests only)');
+    if (config.api.insecure) this.logger.warn('api.insecure is on: the server API needs no key');
+    else if (config.api.key === undefined) this.logger.warn('api.key is not set: the server API refuses every call');
+  }
+
+  static async create(options: GatewayOptions = {}): Promise<Gateway> {
+    const gateway = new Gateway(options);
+    await gateway.node.start();
+    if (options.server !== undefined) gateway.attach(options.server, options.serveHttp ?? true);
+    return gateway;
+  }
+
+  /** Routes upgrades on the WebSocket path (and optionally HTTP requests) of `server` to this gateway. */
+  attach(server: Server, serveHttp = true): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.handleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) socket.destroy();
+    });
+    if (serveHttp) {
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (!this.handleRequest(req, res) && server.listenerCount('request') === 1) sendText(res, 404, 'not found');
+      });
+    }
+  }
+
+  get ready(): boolean {
+    return this.closing === undefined;
+  }
+
+  /** Takes an upgrade request for the WebSocket path; false if the path is not ours. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    if (pathOf(req) !== WEBSOCKET_PATH) return false;
+    if (!this.originAllowed(req)) {
+      this.metrics.admissionRejections.inc({ reason: 'origin' });
+      refuseUpgrade(socket, 403, 'Forbidden');
+      return true;
+    }
+    const refusal = this.admission.check(this.sessions.size);
+    if (refusal !== undefined) {
+      this.metrics.admissionRejections.inc({ reason: refusal.reason });
+      refuseUpgrade(socket, 503, 'Service Unavailable', refusal.retryAfter);
+      return true;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    return true;
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    if (wantsProtobuf(ws, req)) {
+      ws.close(DisconnectCode.InappropriateProtocol, 'inappropriate protocol');
+      return;
+    }
+    const transport = new WebSocketTransport(ws, req.socket.remoteAddress ?? '');
+    const session = new Session(this.sessionContext, transport);
+    this.sessions.add(session);
+    ws.on('message', (data: Buffer) => session.receive(data.toString('utf8')));
+    ws.on('close', () => session.transportClosed());
+    ws.on('error', (err) => this.logger.debug({ err, client: session.id }, 'websocket error'));
+    if (this.closing !== undefined) session.close(DisconnectCode.Shutdown);
+  }
+
+  /** Answers the gateway's HTTP endpoints; false if the request is not for one of them. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (path === '/api' || path.startsWith('/api/')) {
+      this.api(req, res, url).catch((err: unknown) => {
+        this.logger.error({ err }, 'api handler failed');
+        if (!res.headersSent) sendText(res, 500, 'internal server error');
+      });
+      return true;
+    }
+    switch (path) {
+      case '/health':
+        sendJson(res, 200, { status: 'ok' });
+        return true;
+      case '/ready':
+        sendJson(res, this.ready ? 200 : 503, { status: this.ready ? 'ready' : 'draining' });
+        return true;
+      case '/metrics':
+        this.metrics.registry.metrics().then(
+          (text) => sendText(res, 200, text, { 'content-type': this.metrics.registry.contentType }),
+          (err: unknown) => sendText(res, 500, String(err)),
+        );
+        return true;
+      case '/demo':
+      case '/demo/centrifuge.js':
+        if (!this.config.demo) return false;
+        this.serveDemo(path, res);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private serveDemo(path: string, res: ServerResponse): void {
+    if (path === '/demo') return sendText(res, 200, demoPage, { 'content-type': 'text/html; charset=utf-8' });
+    const bundle = sdkBundlePath();
+    if (bundle === undefined) return sendText(res, 404, 'install the centrifuge package to serve the demo SDK');
+    readFile(bundle).then(
+      (js) => {
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'content-length': js.length });
+        res.end(js);
+      },
+      () => sendText(res, 404, 'centrifuge browser bundle not found'),
+    );
+  }
+
+  /** Publishes `data` (any JSON value) into `channel` from the backend. */
+  async publish(channel: string, data: unknown, options: { tags?: Record<string, string>; idempotencyKey?: string } = {}): Promise<PublishResult> {
+    const result = await this.node.publish(channel, { data: JSON.stringify(data), ...options });
+    this.metrics.publications.inc({ source: 'api' });
+    return result;
+  }
+
+  /** Disconnects a user's connections on this node (default code 3503, no reconnect). */
+  disconnect(filter: DisconnectFilter, code: number = DisconnectCode.ForceNoReconnect, reason?: string): number {
+    return this.node.disconnect(filter, code, reason);
+  }
+
+  /**
+   * Drains: readiness turns 503, new upgrades are refused, clients are closed with 3001
+   * spread over `drainWindowMs` (config `shutdown.drainWindow`), then the broker closes.
+   * `immediate` closes everyone at once (a second SIGTERM).
+   */
+  close(options: { drainWindowMs?: number; immediate?: boolean } = {}): Promise<void> {
+    const closeAll = () => [...this.sessions].forEach((s) => s.close(DisconnectCode.Shutdown));
+    if (this.closing !== undefined) {
+      if (options.immediate) closeAll();
+      return this.closing;
+    }
+    this.admission.draining = true;
+    const window = options.immediate ? 0 : (options.drainWindowMs ?? this.config.shutdown.drainWindow);
+    this.logger.info({ clients: this.sessions.size, windowMs: window }, 'draining');
+    this.closing = spreadOver([...this.sessions], window, this.random, (s) => s.close(DisconnectCode.Shutdown)).then(async () => {
+      closeAll();
+      await this.node.close();
+      this.wss.close();
+    });
+    return this.closing;
+  }
+}
+
+export function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  return Gateway.create(options);
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function refuseUpgrade(socket: Duplex, status: number, text: string, retryAfter?: number): void {
+  const retry = retryAfter === undefined ? '' : `Retry-After: ${retryAfter}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\n${retry}Connection: close\r\nContent-Length: 0\r\n\r\n`);
+}

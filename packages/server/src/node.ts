@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import type { ClientInfo } from '@fleetgate/protocol';
+import type { Logger } from 'pino';
+import type { Broker, Publication, PublishResult } from './broker/broker.js';
+import type { Clock } from './core/clock.js';
+import { MultiMap } from './core/multimap.js';
+import { encodePublicationPush } from './core/publication-push.js';
+
+/** What the node needs of a connected client; sessions implement it. */
+export interface NodeClient {
+  readonly id: string;
+  readonly user: string;
+  /** Receives an encoded publication push for a channel the client is in. */
+  deliver(channel: string, frame: string): void;
+  disconnect(code: number, detail?: string): void;
+}
+
+export interface PublishRequest {
+  /** Raw JSON text of the payload. */
+  readonly data: string;
+  readonly info?: ClientInfo;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly idempotencyKey?: string;
+}
+
+export interface NodeStats {
+  readonly clients: number;
+  readonly users: number;
+  readonly channels: number;
+  readonly subscriptions: number;
+}
+
+export interface DisconnectFilter {
+  readonly user: string;
+  readonly client?: string;
+  /** Client ids spared by a user-wide disconnect. */
+  readonly whitelist?: readonly string[];
+}
+
+/**
+ * The per-process coordinator: knows the local clients, which channels each is in
+ * (the hub), and keeps the broker subscribed to exactly the channels with local
+ * subscribers. Publications from the broker are encoded once and handed to every
+ * local subscriber.
+ */
+export class Node {
+  readonly id = randomUUID();
+  readonly startedAt: number;
+  private readonly clients = new Map<string, NodeClient>();
+  private readonly hub = new MultiMap<string, NodeClient>();
+  private readonly users = new MultiMap<string, NodeClient>();
+  /** Channels whose broker subscription is in flight; later subscribers wait for it. */
+  private readonly brokerPending = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly name: string,
+    private readonly broker: Broker,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+  ) {
+    this.startedAt = clock();
+  }
+
+  start(): Promise<void> {
+    return this.broker.start({ onPublication: (channel, pub) => this.deliver(channel, pub) });
+  }
+
+  get uptimeSeconds(): number {
+    return Math.floor((this.clock() - this.startedAt) / 1000);
+  }
+
+  connectionsOf(user: string): number {
+    return this.users.count(user);
+  }
+
+  register(client: NodeClient): void {
+    this.clients.set(client.id, client);
+    this.users.add(client.user, client);
+  }
+
+  unregister(client: NodeClient, channels: Iterable<string>): void {
+    for (const channel of channels) this.unsubscribe(client, channel);
+    if (this.clients.get(client.id) === client) this.clients.delete(client.id);
+    this.users.delete(client.user, client);
+  }
+
+  /** Adds a local subscriber; resolves once the broker delivers the channel to this node. */
+  async subscribe(client: NodeClient, channel: string): Promise<void> {
+    let pending = this.brokerPending.get(channel);
+    if (this.hub.add(channel, client)) {
+      const started = (pending = this.broker.subscribe([channel]));
+      this.brokerPending.set(channel, started);
+      const settle = () => this.brokerPending.get(channel) === started && this.brokerPending.delete(channel);
+      started.then(settle, settle);
+    }
+    if (pending === undefined) return;
+    try {
+      await pending;
+    } catch (cause) {
+      this.unsubscribe(client, channel);
+      throw cause;
+    }
+  }
+
+  unsubscribe(client: NodeClient, channel: string): void {
+    if (!this.hub.delete(channel, client)) return;
+    this.brokerPending.delete(channel);
+    this.broker.unsubscribe([channel]).catch((err: unknown) => this.logger.error({ err, channel }, 'broker unsubscribe failed'));
+  }
+
+  publish(channel: string, request: PublishRequest): Promise<PublishResult> {
+    const pub: Publication = { data: request.data, ...(request.info && { info: request.info }), ...(request.tags && { tags: request.tags }) };
+    return this.broker.publish(channel, pub, request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey });
+  }
+
+  /** Closes the matching local connections; returns how many. */
+  disconnect(filter: DisconnectFilter, code: number, detail?: string): number {
+    const spared = new Set(filter.whitelist);
+    const targets = [...(this.users.get(filter.user) ?? [])].filter(
+      (c) => (filter.client === undefined || c.id === filter.client) && !spared.has(c.id),
+    );
+    for (const client of targets) client.disconnect(code, detail);
+    return targets.length;
+  }
+
+  /** Every local client, e.g. to close them all on shutdown. */
+  allClients(): NodeClient[] {
+    return [...this.clients.values()];
+  }
+
+  stats(): NodeStats {
+    return { clients: this.clients.size, users: this.users.size, channels: this.hub.size, subscriptions: this.hub.totalMembers };
+  }
+
+  /** Local subscriber count per channel, optionally filtered. */
+  channelCounts(match: (channel: string) => boolean = () => true): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const channel of this.hub.keys()) if (match(channel)) out.set(channel, this.hub.count(channel));
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.broker.close();
+  }
+
+  private deliver(channel: string, pub: Publication): void {
+    const subscribers = this.hub.get(channel);
+    if (subscribers === undefined) return;
+    const frame = encodePublicationPush(channel, pub);
+    for (const client of subscribers) client.deliver(channel, frame);
+  }
+}

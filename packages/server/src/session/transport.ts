@@ -1,0 +1,13 @@
+/** What a session needs from the socket it speaks over (WebSocket today; SSE and HTTP streaming later). */
+export interface Transport {
+  readonly name: string;
+  readonly remoteAddress: string;
+  /** Bytes handed to the transport but not yet on the wire. */
+  readonly bufferedBytes: number;
+  /** Writes one frame (messages joined by "\n"). */
+  write(frame: string): void;
+  close(code: number, reason: string): void;
+  /** Stops reading from the client while earlier commands run; `resume` reads on. */
+  pause(): void;
+  resume(): void;
+}

@@ -1,0 +1,63 @@
+import type { IncomingMessage } from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Transport } from '../session/transport.js';
+
+export const JSON_SUBPROTOCOL = 'centrifuge-json';
+export const PROTOBUF_SUBPROTOCOL = 'centrifuge-protobuf';
+
+/** A session's view of one `ws` socket. */
+export class WebSocketTransport implements Transport {
+  readonly name = 'websocket';
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remoteAddress: string,
+  ) {}
+
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  write(frame: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+}
+
+/**
+ * Centrifugo's negotiation: JSON unless the client asks for protobuf. Protobuf is
+ * selected only so the handshake completes and the client can be told, with 3506,
+ * that this server speaks JSON.
+ */
+function selectProtocol(offered: Set<string>): string | false {
+  if (offered.has(JSON_SUBPROTOCOL)) return JSON_SUBPROTOCOL;
+  if (offered.has(PROTOBUF_SUBPROTOCOL)) return PROTOBUF_SUBPROTOCOL;
+  return false;
+}
+
+export function createWebSocketServer(maxFrameBytes: number): WebSocketServer {
+  return new WebSocketServer({
+    noServer: true,
+    maxPayload: maxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: selectProtocol,
+  });
+}
+
+export function wantsProtobuf(ws: WebSocket, req: IncomingMessage): boolean {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const format = url.searchParams.get('format') ?? url.searchParams.get('cf_protocol');
+  return ws.protocol === PROTOBUF_SUBPROTOCOL || format === 'protobuf';
+}
