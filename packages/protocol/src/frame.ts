@@ -11,7 +11,7 @@ export function joinFrame(messages: readonly string[]): string {
 }
 
 export function splitFrame(frame: string): string[] {
-  return frame.split('\n').filter((line) => line.length > 0);
+  return frame.split('\n').filter((line) => line.trim().length > 0);
 }
 
 function parseLine(line: string, index: number): unknown {

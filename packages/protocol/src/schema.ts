@@ -57,7 +57,7 @@ export const json = (): Field<JsonValue, false> => field((v) => v as JsonValue, 
 export const object = <S extends Spec>(spec: S): Field<Infer<S>, false> => field((v, path) => readObject(spec, v, path));
 
 export const list = <T>(item: Field<T>): Field<T[], false> =>
-  field((v, path) => (Array.isArray(v) ? v.map((x, i) => item.read(x, `${path}[${i}]`)) : fail(path, 'an array')));
+  field((v, path) => (Array.isArray(v) ? v.map((x, i) => item.read(x, `${path}[${i}]`)) : fail(path, 'an array')), []);
 
 /** A map with arbitrary keys (channels, client ids, tags). */
 export const record = <T>(item: Field<T>): Field<Record<string, T>, false> =>
@@ -69,7 +69,7 @@ export const record = <T>(item: Field<T>): Field<Record<string, T>, false> =>
       Object.defineProperty(out, key, { value: item.read(v[key], `${path}.${key}`), enumerable: true, writable: true, configurable: true });
     }
     return out;
-  });
+  }, {});
 
 export function readObject<S extends Spec>(spec: S, value: unknown, path: string): Infer<S> {
   if (!isPlainObject(value)) fail(path, 'an object');

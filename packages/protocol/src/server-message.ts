@@ -104,7 +104,10 @@ export function decodeServerMessage(value: unknown): ServerMessage {
     return { kind: 'result', id: id as number, method, result: readObject(resultSpecs[method], value[method], `message.${method}`) } as ResultReply;
   }
   const wire = value['push'];
-  if (wire === undefined) return { kind: 'ping' };
+  if (wire === undefined) {
+    if (Object.keys(value).some((k) => k !== 'id')) throw new ProtocolError('message', 'expected a reply (id > 0), a push or an empty ping');
+    return { kind: 'ping' };
+  }
   if (!isPlainObject(wire)) throw new ProtocolError('message.push', 'expected an object');
   const type = soleKey(wire, pushSpecs, 'message.push');
   const body = readObject(pushSpecs[type], wire[type], `message.push.${type}`);

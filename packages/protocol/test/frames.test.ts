@@ -144,6 +144,13 @@ describe('decodeCommands: frames the centrifuge JS SDK sends', () => {
     expect(decodeCommands('{"id":4,"publish":{"channel":"c"}}')).toStrictEqual([{ id: 4, method: 'publish', params: { channel: 'c' } }]);
   });
 
+  it('encodeCommand writes the shapes the SDK writes (no id for id 0, {} for pong)', () => {
+    expect(encodeCommand({ id: 1, method: 'connect', params: { token: 't', name: 'js' } })).toBe('{"id":1,"connect":{"token":"t","name":"js"}}');
+    expect(encodeCommand({ id: 0, method: 'send', params: { data: { a: 1 } } })).toBe('{"send":{"data":{"a":1}}}');
+    expect(encodeCommand({ id: 0, method: 'pong' })).toBe('{}');
+    expect(encodeCommand({ id: 5, method: 'unknown', name: 'foo' })).toBe('{"id":5,"foo":{}}');
+  });
+
   it('decodeCommand accepts an already parsed value', () => {
     expect(decodeCommand({ id: 3, unsubscribe: { channel: 'x' } })).toEqual({ id: 3, method: 'unsubscribe', params: { channel: 'x' } });
   });
@@ -367,5 +374,24 @@ describe('joinFrame', () => {
     expect(joinFrame([])).toBe('');
     expect(joinFrame(['{}'])).toBe('{}');
     expect(joinFrame(['{"a":1}', '{}'])).toBe('{"a":1}\n{}');
+  });
+});
+
+describe('lenient where protobuf JSON is, strict where messages would be ambiguous', () => {
+  it('skips whitespace-only lines between messages', () => {
+    expect(decodeCommands('{}\r\n\r\n')).toEqual([{ id: 0, method: 'pong' }]);
+    expect(decodeCommands('{}\n \n{"send":{}}')).toEqual([{ id: 0, method: 'pong' }, { id: 0, method: 'send', params: {} }]);
+  });
+
+  it('reads absent lists and maps of server messages as empty', () => {
+    expect(decodeServerMessages('{"id":3,"history":{"epoch":"e","offset":0}}')).toEqual([
+      { kind: 'result', id: 3, method: 'history', result: { publications: [], epoch: 'e', offset: 0 } },
+    ]);
+    expect(decodeServerMessages('{"id":1,"presence":{}}')).toEqual([{ kind: 'result', id: 1, method: 'presence', result: { presence: {} } }]);
+  });
+
+  it('rejects a server message that is neither reply, push nor empty ping', () => {
+    expect(() => decodeServerMessages('{"foo":1}')).toThrow(ProtocolError);
+    expect(() => decodeServerMessages('{"error":{"code":1,"message":"x"}}')).toThrow(ProtocolError);
   });
 });

@@ -18,7 +18,7 @@ import { type Clock, systemClock } from './core/clock.js';
 import { Namespaces } from './core/namespaces.js';
 import { demoPage, sdkBundlePath } from './demo/page.js';
 import { type DisconnectFilter, Node } from './node.js';
-import { spreadOver } from './ops/drain.js';
+import { type Spread, spreadOver } from './ops/drain.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
 import { originChecker } from './ops/origin.js';
@@ -35,8 +35,13 @@ export interface GatewayOptions {
   readonly config?: ConfigInput;
   /** Attach WebSocket upgrades (and, with `serveHttp`, the HTTP endpoints) to this server. */
   readonly server?: Server;
-  /** Also answer /api, /health, /ready, /metrics on `server` (default true when a server is given). */
+  /**
+   * Also answer /api, /health, /ready, /metrics (and /demo) on `server`. Off by default
+   * when embedding: the app routes requests and may call `handleRequest` itself.
+   */
   readonly serveHttp?: boolean;
+  /** Path of the WebSocket endpoint (default /connection/websocket). */
+  readonly path?: string;
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -70,11 +75,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly originAllowed: (req: IncomingMessage) => boolean;
   private readonly api: ReturnType<typeof createApiHandler>;
   private readonly random: () => number;
-  private closing: Promise<void> | undefined;
+  private readonly path: string;
+  private drain: { spread: Spread; closed: Promise<void> } | undefined;
 
   private constructor(options: GatewayOptions) {
     super();
     this.config = parseConfig(options.config ?? {});
+    this.path = options.path ?? WEBSOCKET_PATH;
     const config = this.config;
     const clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
@@ -107,6 +114,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.originAllowed = originChecker(config.client.allowedOrigins);
     const apiContext: ApiContext = { node: this.node, namespaces, metrics: this.metrics, version };
     this.api = createApiHandler(apiContext, config.api, this.logger);
+    const unenforced = namespaces.unenforced();
+    if (unenforced.length > 0) this.logger.warn({ options: unenforced }, 'channel options set that are not enforced yet');
     if (config.client.insecure) this.logger.warn('client.insecure is on: anyone can connect and use any channel (demos and tests only)');
     if (config.api.insecure) this.logger.warn('api.insecure is on: the server API needs no key');
     else if (config.api.key === undefined) this.logger.warn('api.key is not set: the server API refuses every call');
@@ -115,12 +124,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   static async create(options: GatewayOptions = {}): Promise<Gateway> {
     const gateway = new Gateway(options);
     await gateway.node.start();
-    if (options.server !== undefined) gateway.attach(options.server, options.serveHttp ?? true);
+    if (options.server !== undefined) gateway.attach(options.server, options.serveHttp ?? false);
     return gateway;
   }
 
   /** Routes upgrades on the WebSocket path (and optionally HTTP requests) of `server` to this gateway. */
-  attach(server: Server, serveHttp = true): void {
+  attach(server: Server, serveHttp = false): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!this.handleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) socket.destroy();
     });
@@ -132,12 +141,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   get ready(): boolean {
-    return this.closing === undefined;
+    return this.drain === undefined;
   }
 
   /** Takes an upgrade request for the WebSocket path; false if the path is not ours. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    if (pathOf(req) !== WEBSOCKET_PATH) return false;
+    if (pathOf(req) !== this.path) return false;
     if (!this.originAllowed(req)) {
       this.metrics.admissionRejections.inc({ reason: 'origin' });
       refuseUpgrade(socket, 403, 'Forbidden');
@@ -164,7 +173,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     ws.on('message', (data: Buffer) => session.receive(data.toString('utf8')));
     ws.on('close', () => session.transportClosed());
     ws.on('error', (err) => this.logger.debug({ err, client: session.id }, 'websocket error'));
-    if (this.closing !== undefined) session.close(DisconnectCode.Shutdown);
+    if (this.drain !== undefined) session.close(DisconnectCode.Shutdown);
   }
 
   /** Answers the gateway's HTTP endpoints; false if the request is not for one of them. */
@@ -232,20 +241,21 @@ export class Gateway extends EventEmitter<GatewayEvents> {
    * `immediate` closes everyone at once (a second SIGTERM).
    */
   close(options: { drainWindowMs?: number; immediate?: boolean } = {}): Promise<void> {
-    const closeAll = () => [...this.sessions].forEach((s) => s.close(DisconnectCode.Shutdown));
-    if (this.closing !== undefined) {
-      if (options.immediate) closeAll();
-      return this.closing;
+    if (this.drain !== undefined) {
+      if (options.immediate) this.drain.spread.hurry();
+      return this.drain.closed;
     }
     this.admission.draining = true;
     const window = options.immediate ? 0 : (options.drainWindowMs ?? this.config.shutdown.drainWindow);
     this.logger.info({ clients: this.sessions.size, windowMs: window }, 'draining');
-    this.closing = spreadOver([...this.sessions], window, this.random, (s) => s.close(DisconnectCode.Shutdown)).then(async () => {
-      closeAll();
+    const spread = spreadOver([...this.sessions], window, this.random, (s) => s.close(DisconnectCode.Shutdown));
+    const closed = spread.done.then(async () => {
+      for (const s of [...this.sessions]) s.close(DisconnectCode.Shutdown);
       await this.node.close();
       this.wss.close();
     });
-    return this.closing;
+    this.drain = { spread, closed };
+    return closed;
   }
 }
 

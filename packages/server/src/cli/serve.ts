@@ -28,7 +28,7 @@ export interface Running {
 
 export async function startServer(config: ConfigInput): Promise<Running> {
   const server = createServer();
-  const gateway = await Gateway.create({ config, server });
+  const gateway = await Gateway.create({ config, server, serveHttp: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(gateway.config.port, gateway.config.host, () => resolve());

@@ -16,6 +16,7 @@ function typeOf(s: JsonSchema): string {
   if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
   if (s.anyOf) return s.anyOf.some((a) => a.type === 'string') && s.anyOf.some((a) => a.type === 'integer') ? 'duration' : 'value';
   if (s.type === 'array') return `${typeOf(s.items ?? {})}[]`;
+  if (typeof s.additionalProperties === 'object') return 'map of name → options';
   return s.type ?? 'value';
 }
 
@@ -25,8 +26,6 @@ function rows(schema: JsonSchema, prefix: string): string[] {
     const path = `${prefix}${key}`;
     if (child.properties) {
       out.push(...rows(child, `${path}.`));
-    } else if (typeof child.additionalProperties === 'object' && child.additionalProperties.properties) {
-      out.push(...rows(child.additionalProperties, `${path}.<name>.`));
     } else {
       const fallback = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``;
       out.push(`| \`${path}\` | ${typeOf(child)} | ${fallback} | ${(child.description ?? '').replaceAll('|', '\\|')} |`);

@@ -16,7 +16,13 @@ function formatPath(path: readonly PropertyKey[]): string {
 export function parseConfig(input: unknown): Config {
   const result = configSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new ConfigError(result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
+  throw new ConfigError(
+    result.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown key`)
+        : [`${formatPath(issue.path)}: ${issue.message}`],
+    ),
+  );
 }
 
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {

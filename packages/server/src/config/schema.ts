@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { duration } from './duration.js';
+import { channelDefaultsSchema, namespaceSchema } from './namespace.js';
+
+export { namespaceDefaults, type NamespaceOptions } from './namespace.js';
 
 /**
  * The whole configuration: one zod schema is the source of defaults, validation and
@@ -7,65 +10,15 @@ import { parseDuration } from '../core/duration.js';
  * `"30s"`-style strings or milliseconds; `0` means "no limit" for limits.
  */
 
-const duration = (fallback: string, description: string) =>
-  z
-    .union([z.number().int().nonnegative(), z.string()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      if (typeof value === 'number') return value;
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `invalid duration "${value}" (use e.g. "250ms", "30s", "5m" or milliseconds)` });
-        return z.NEVER;
-      }
-      return ms;
-    })
-    .describe(description);
-
 const limit = (fallback: number, description: string) => z.number().int().nonnegative().default(fallback).describe(description);
 const flag = (fallback: boolean, description: string) => z.boolean().default(fallback).describe(description);
-
-/** Channel options by name, with their built-in defaults. A namespace overrides `channel.defaults`, which overrides these. */
-export const namespaceDefaults = {
-  allowSubscribeForClient: false,
-  allowSubscribeForAnonymous: false,
-  allowPublishForSubscriber: false,
-  allowPublishForClient: false,
-  allowPublishForAnonymous: false,
-  allowUserLimitedChannels: false,
-} as const;
-
-const namespaceDescriptions: Record<keyof typeof namespaceDefaults, string> = {
-  allowSubscribeForClient: 'Authenticated clients may subscribe without a subscription token (not to `$private` channels).',
-  allowSubscribeForAnonymous: 'Anonymous clients (empty user) may subscribe where clients may.',
-  allowPublishForSubscriber: 'Clients subscribed to a channel may publish into it.',
-  allowPublishForClient: 'Any authenticated client may publish, subscribed or not.',
-  allowPublishForAnonymous: 'Anonymous clients may publish where clients may.',
-  allowUserLimitedChannels: 'Channels like `chat#42,7` are open to the listed users only, without a token.',
-};
-
-const namespaceKeys = Object.keys(namespaceDefaults) as (keyof typeof namespaceDefaults)[];
-
-const channelDefaultsSchema = z
-  .strictObject(Object.fromEntries(namespaceKeys.map((k) => [k, flag(namespaceDefaults[k], namespaceDescriptions[k])])) as {
-    [K in keyof typeof namespaceDefaults]: z.ZodDefault<z.ZodBoolean>;
-  })
-  .prefault({});
-
-const namespaceSchema = z.strictObject(
-  Object.fromEntries(namespaceKeys.map((k) => [k, z.boolean().optional().describe(namespaceDescriptions[k])])) as {
-    [K in keyof typeof namespaceDefaults]: z.ZodOptional<z.ZodBoolean>;
-  },
-);
-
-export type NamespaceOptions = { -readonly [K in keyof typeof namespaceDefaults]: boolean };
 
 const namespaceName = z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'namespace names use letters, digits, "_", "." and "-"');
 
 export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8000).describe('TCP port of the HTTP server (WebSocket, API, health). 0 picks a free port.'),
   host: z.string().default('0.0.0.0').describe('Address to listen on.'),
-  name: z.string().optional().describe('Node name shown in /api/info; defaults to hostname:port.'),
+  name: z.string().optional().describe('Node name shown in /api/info; defaults to hostname-pid.'),
   broker: z.string().default('memory://').describe('Broker URL: `memory://` (single node).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
   client: z
@@ -92,7 +45,7 @@ export const configSchema = z.strictObject({
       maxSubscriptions: limit(128, 'Subscriptions per connection; above it subscribe fails with 106.'),
       maxChannelLength: limit(255, 'Longest channel name accepted; longer is error 107.'),
       maxFrameBytes: limit(65_536, 'Largest WebSocket frame read from a client; larger closes with 1009.'),
-      maxPendingFrames: limit(64, 'Frames a connection may have waiting while earlier commands run; more closes with 3013.'),
+      maxPendingFrames: z.number().int().min(1).default(64).describe('Frames a connection may have waiting while earlier commands run; more closes with 3013.'),
       pingInterval: duration('25s', 'Server ping period; the first ping comes at a random point of the first period.'),
       pongTimeout: duration('8s', 'Close with 3012 when the pong for a ping does not arrive within this time.'),
       staleCloseDelay: duration('15s', 'Close a socket with 3502 if it has not sent connect within this time.'),
@@ -121,7 +74,7 @@ export const configSchema = z.strictObject({
   channel: z
     .strictObject({
       defaults: channelDefaultsSchema.describe('Options of channels without a namespace and the base of every namespace.'),
-      namespaces: z.record(namespaceName, namespaceSchema).default({}).describe('Options per namespace (`ns:channel`); unset keys come from `defaults`.'),
+      namespaces: z.record(namespaceName, namespaceSchema).default({}).describe('Options per namespace (`ns:channel`): the same keys as `channel.defaults`; unset keys come from there.'),
     })
     .prefault({}),
   demo: flag(false, 'Serve the demo page at /demo (set by `fleetgate serve --demo`).'),

@@ -1,3 +1,4 @@
+import { unenforcedOptions } from '../config/namespace.js';
 import { type Config, namespaceDefaults, type NamespaceOptions } from '../config/schema.js';
 
 /**
@@ -18,5 +19,14 @@ export class Namespaces {
 
   get(namespace: string): NamespaceOptions | undefined {
     return this.resolved.get(namespace);
+  }
+
+  /** `namespace.option` pairs set away from their default although not enforced yet. */
+  unenforced(): string[] {
+    const out: string[] = [];
+    for (const [name, options] of this.resolved) {
+      for (const key of unenforcedOptions) if (options[key] !== namespaceDefaults[key]) out.push(`${name || '(defaults)'}.${key}`);
+    }
+    return out;
   }
 }

@@ -97,6 +97,7 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
   s.startHeartbeat();
   const subs: Record<string, SubscribeResult> = {};
   for (const channel of channels) {
+    if (!s.isConnected) return;
     await join(s, channel);
     subs[channel] = {};
   }

@@ -3,25 +3,21 @@ export interface Flushable {
 }
 
 /**
- * Coalesces writes: sessions that queued messages during this tick are flushed once,
- * together, after the current synchronous work (e.g. a whole fan-out loop) is done,
- * so every session writes one frame per tick however many messages it got.
+ * Coalesces writes: targets marked during this tick are flushed once each, together,
+ * after the current synchronous work (e.g. a whole fan-out loop) is done, so a session
+ * writes one frame per tick however many messages it got.
  */
 export class FlushScheduler {
-  private dirty: Flushable[] = [];
-  private scheduled = false;
+  private dirty = new Set<Flushable>();
 
   mark(target: Flushable): void {
-    this.dirty.push(target);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    queueMicrotask(this.run);
+    if (this.dirty.size === 0) queueMicrotask(this.run);
+    this.dirty.add(target);
   }
 
   private readonly run = (): void => {
-    this.scheduled = false;
     const batch = this.dirty;
-    this.dirty = [];
+    this.dirty = new Set();
     for (const target of batch) target.flush();
   };
 }

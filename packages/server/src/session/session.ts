@@ -51,7 +51,6 @@ export class Session implements NodeClient, Flushable {
 
   private outbound: string[] = [];
   private outboundBytes = 0;
-  private dirty = false;
   private backlog: string[] = [];
   private running = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -80,7 +79,10 @@ export class Session implements NodeClient, Flushable {
       this.transport.pause();
       return;
     }
-    void this.run(frame);
+    this.run(frame).catch((err: unknown) => {
+      this.ctx.logger.error({ err, client: this.id }, 'session failed');
+      this.close(DisconnectCode.Internal);
+    });
   }
 
   private async run(first: string): Promise<void> {
@@ -203,14 +205,10 @@ export class Session implements NodeClient, Flushable {
       this.outboundBytes = 0;
       return this.close(DisconnectCode.Slow);
     }
-    if (!this.dirty) {
-      this.dirty = true;
-      this.ctx.scheduler.mark(this);
-    }
+    this.ctx.scheduler.mark(this);
   }
 
   flush(): void {
-    this.dirty = false;
     if (this.outbound.length === 0) return;
     const messages = this.outbound;
     this.outbound = [];

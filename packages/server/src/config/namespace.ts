@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { durationMs } from './duration.js';
+
+const field = <S extends z.ZodType>(schema: S, fallback: z.input<S>, description: string) => ({ schema, fallback, description });
+
+const priorities = ['control', 'high', 'normal', 'bulk'] as const;
+const overflowPolicies = ['disconnect', 'coalesce', 'drop-oldest', 'pause'] as const;
+const notYet = 'Accepted for compatibility with Centrifugo-style configs; not enforced yet (a warning is logged when set).';
+
+/**
+ * Channel options: schema, built-in default and meaning, in one table. A namespace
+ * overrides `channel.defaults`, which overrides these defaults.
+ */
+const fields = {
+  allowSubscribeForClient: field(z.boolean(), false, 'Authenticated clients may subscribe without a subscription token (not to `$private` channels).'),
+  allowSubscribeForAnonymous: field(z.boolean(), false, 'Anonymous clients (empty user) may subscribe where clients may.'),
+  allowPublishForSubscriber: field(z.boolean(), false, 'Clients subscribed to a channel may publish into it.'),
+  allowPublishForClient: field(z.boolean(), false, 'Any authenticated client may publish, subscribed or not.'),
+  allowPublishForAnonymous: field(z.boolean(), false, 'Anonymous clients may publish where clients may.'),
+  allowUserLimitedChannels: field(z.boolean(), false, 'Channels like `chat#42,7` are open to the listed users only, without a token.'),
+  presence: field(z.boolean(), false, `Keep channel presence. ${notYet}`),
+  joinLeave: field(z.boolean(), false, `Send join/leave pushes. ${notYet}`),
+  priority: field(z.enum(priorities), 'normal', `Delivery lane of the channel's publications. ${notYet}`),
+  overflow: field(z.enum(overflowPolicies), 'disconnect', `What happens when a subscriber's outbound queue is full. ${notYet}`),
+  historySize: field(z.number().int().nonnegative(), 0, `Publications kept in the channel history (0: no history). ${notYet}`),
+  forceRecovery: field(z.boolean(), false, `Make every subscription recoverable from history. ${notYet}`),
+  historyTtl: field(durationMs, 0, `How long a publication stays in history (0: no history). ${notYet}`),
+} as const;
+
+type Fields = typeof fields;
+export type NamespaceOptions = { -readonly [K in keyof Fields]: z.output<Fields[K]['schema']> };
+type Key = keyof Fields;
+
+function withDefault(f: { schema: z.ZodType; fallback: unknown; description: string }): z.ZodType {
+  return f.schema.prefault(f.fallback).describe(f.description);
+}
+const keys = Object.keys(fields) as Key[];
+
+export const channelDefaultsSchema = z
+  .strictObject(Object.fromEntries(keys.map((k) => [k, withDefault(fields[k])])) as {
+    [K in Key]: z.ZodPrefault<Fields[K]['schema']>;
+  })
+  .prefault({});
+
+export const namespaceSchema = z.strictObject(
+  Object.fromEntries(keys.map((k) => [k, fields[k].schema.optional().describe(fields[k].description)])) as {
+    [K in Key]: z.ZodOptional<Fields[K]['schema']>;
+  },
+);
+
+/** The built-in defaults, parsed (durations in ms). */
+export const namespaceDefaults: NamespaceOptions = channelDefaultsSchema.parse({});
+
+/** Options that parse but do nothing yet, so a config that sets them can be warned about. */
+export const unenforcedOptions: readonly Key[] = ['presence', 'joinLeave', 'priority', 'overflow', 'historySize', 'historyTtl', 'forceRecovery'];
