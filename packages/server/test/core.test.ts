@@ -291,7 +291,7 @@ describe('permissions', () => {
     ['user-limited, listed user', ns({ allowUserLimitedChannels: true }), limited, '7', true],
     ['user-limited, other user', ns({ allowUserLimitedChannels: true }), limited, '8', false],
     ['user-limited, anonymous', everything, limited, '', false],
-    ['user-limited, option off', ns({ allowSubscribeForClient: true }), limited, '42', false],
+    ['user-limited, option off: # is an ordinary character', ns({ allowSubscribeForClient: true }), limited, '42', true],
   ] as const)('canSubscribe: %s', (_, options, name, user, expected) => {
     expect(canSubscribe(options, name, user)).toBe(expected);
   });
