@@ -172,7 +172,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.sessions.add(session);
     ws.on('message', (data: Buffer) => session.receive(data.toString('utf8')));
     ws.on('close', () => session.transportClosed());
-    ws.on('error', (err) => this.logger.debug({ err, client: session.id }, 'websocket error'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws has already closed with 1009 for an oversized frame; count it as such.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') session.transportClosed('1009');
+      this.logger.debug({ err, client: session.id }, 'websocket error');
+    });
     if (this.drain !== undefined) session.close(DisconnectCode.Shutdown);
   }
 

@@ -43,7 +43,7 @@ export const configSchema = z.strictObject({
       slowTimeout: duration('10s', 'How long a connection may stay above its outbound limit under a non-disconnect overflow policy before 3008 (policies arrive with backpressure; today every overflow is 3008 at once).'),
       maxConnectionsPerUser: limit(0, 'Connections per user on this node; above it connect fails with 3504. 0: no limit.'),
       maxSubscriptions: limit(128, 'Subscriptions per connection; above it subscribe fails with 106.'),
-      maxChannelLength: limit(255, 'Longest channel name accepted; longer is error 107.'),
+      maxChannelLength: limit(255, 'Longest channel name accepted, in UTF-8 bytes; longer is error 107.'),
       maxFrameBytes: limit(65_536, 'Largest WebSocket frame read from a client; larger closes with 1009.'),
       maxPendingFrames: z.number().int().min(1).default(64).describe('Frames a connection may have waiting while earlier commands run; more closes with 3013.'),
       pingInterval: duration('25s', 'Server ping period; the first ping comes at a random point of the first period.'),

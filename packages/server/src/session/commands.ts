@@ -116,7 +116,7 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
 
 function checkChannel(s: Session, channel: string): string {
   if (channel === '') throw new DisconnectError(DisconnectCode.BadRequest, 'empty channel');
-  if (channel.length > s.ctx.client.maxChannelLength) throw new ReplyError(ErrorCode.BadRequest, 'channel name too long');
+  if (Buffer.byteLength(channel) > s.ctx.client.maxChannelLength) throw new ReplyError(ErrorCode.BadRequest, 'channel name too long');
   return channel;
 }
 

@@ -93,10 +93,12 @@ export class Session implements NodeClient, Flushable {
       frame = this.backlog.shift();
     }
     this.running = false;
-    if (this.state !== 'closed') this.transport.resume();
+    // Also after a close: the socket must read the client's close reply to finish.
+    this.transport.resume();
   }
 
   private async runFrame(frame: string): Promise<void> {
+    if (this.connectFailed) return this.close(DisconnectCode.BadRequest, 'command after a failed connect');
     let commands: Command[];
     try {
       commands = decodeCommands(frame);
@@ -252,9 +254,9 @@ export class Session implements NodeClient, Flushable {
     this.finish(String(code));
   }
 
-  /** The socket closed (by the client, the network or after close()). */
-  transportClosed(): void {
-    if (this.state !== 'closed') this.finish('client');
+  /** The socket closed (by the client, the network or after close()); `code` when the transport knows why. */
+  transportClosed(code = 'client'): void {
+    if (this.state !== 'closed') this.finish(code);
   }
 
   private finish(code: string): void {
