@@ -16,6 +16,7 @@ import type { Config, ConfigInput } from './config/schema.js';
 import { Admission } from './core/admission.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { Namespaces } from './core/namespaces.js';
+import { TrafficStats } from './core/traffic.js';
 import { demoPage, sdkBundlePath } from './demo/page.js';
 import { type DisconnectFilter, Node } from './node.js';
 import { type Spread, spreadOver } from './ops/drain.js';
@@ -87,8 +88,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? createLogger(config.logLevel);
     const broker = createBroker(config.broker, { clock, idempotencyWindowMs: config.api.idempotencyWindow });
-    this.node = new Node(config.name ?? `${hostname()}-${process.pid}`, broker, this.logger, clock);
-    this.metrics = new Metrics(() => this.node.stats());
+    const traffic = new TrafficStats();
+    this.node = new Node(config.name ?? `${hostname()}-${process.pid}`, broker, this.logger, clock, {
+      delivered: (count, publishedAt) => {
+        traffic.messagesOut.push += count;
+        this.metrics.deliveryLatency.observe((clock() - publishedAt) / 1000);
+      },
+    });
+    this.metrics = new Metrics(() => this.node.stats(), traffic);
     const namespaces = new Namespaces(config.channel);
     this.sessionContext = {
       node: this.node,
@@ -98,6 +105,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       version,
       logger: this.logger,
       metrics: this.metrics,
+      traffic,
       scheduler: new FlushScheduler(),
       clock,
       random: this.random,

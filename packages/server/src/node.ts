@@ -10,8 +10,8 @@ import { encodePublicationPush } from './core/publication-push.js';
 export interface NodeClient {
   readonly id: string;
   readonly user: string;
-  /** Receives an encoded publication push for a channel the client is in. */
-  deliver(channel: string, frame: string): void;
+  /** Receives an encoded publication push; false when the client does not take it. */
+  deliver(channel: string, frame: Buffer): boolean;
   disconnect(code: number, detail?: string): void;
 }
 
@@ -37,6 +37,11 @@ export interface DisconnectFilter {
   readonly whitelist?: readonly string[];
 }
 
+/** Told about every fan-out, for metrics. */
+export interface DeliveryObserver {
+  delivered(count: number, publishedAt: number): void;
+}
+
 /**
  * The per-process coordinator: knows the local clients, which channels each is in
  * (the hub), and keeps the broker subscribed to exactly the channels with local
@@ -57,6 +62,7 @@ export class Node {
     private readonly broker: Broker,
     private readonly logger: Logger,
     private readonly clock: Clock,
+    private readonly observer: DeliveryObserver,
   ) {
     this.startedAt = clock();
   }
@@ -109,7 +115,12 @@ export class Node {
   }
 
   publish(channel: string, request: PublishRequest): Promise<PublishResult> {
-    const pub: Publication = { data: request.data, ...(request.info && { info: request.info }), ...(request.tags && { tags: request.tags }) };
+    const pub: Publication = {
+      data: request.data,
+      publishedAt: this.clock(),
+      ...(request.info && { info: request.info }),
+      ...(request.tags && { tags: request.tags }),
+    };
     return this.broker.publish(channel, pub, request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey });
   }
 
@@ -146,7 +157,10 @@ export class Node {
   private deliver(channel: string, pub: Publication): void {
     const subscribers = this.hub.get(channel);
     if (subscribers === undefined) return;
-    const frame = encodePublicationPush(channel, pub);
-    for (const client of subscribers) client.deliver(channel, frame);
+    // Encoded once, as bytes, for every subscriber: no per-socket JSON or UTF-8 work.
+    const frame = Buffer.from(encodePublicationPush(channel, pub));
+    let count = 0;
+    for (const client of subscribers) if (client.deliver(channel, frame)) count++;
+    this.observer.delivered(count, pub.publishedAt);
   }
 }

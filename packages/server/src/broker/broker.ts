@@ -7,6 +7,8 @@ import type { Clock } from '../core/clock.js';
  */
 export interface Publication {
   readonly data: string;
+  /** When the publishing node accepted it (ms since the epoch), for delivery latency. */
+  readonly publishedAt: number;
   readonly info?: ClientInfo;
   readonly tags?: Readonly<Record<string, string>>;
 }

@@ -1,9 +1,11 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TrafficStats } from '../core/traffic.js';
 import type { NodeStats } from '../node.js';
 
 /**
  * Prometheus metrics of one gateway (its own registry, so several gateways can live in
- * one process). Gauges of state are read from the node at scrape time.
+ * one process). State gauges and hot-path traffic counters are read at scrape time;
+ * the process metrics (CPU, memory, event-loop lag, GC) come from prom-client.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -11,7 +13,7 @@ export class Metrics {
   readonly connects = new Counter({ name: 'fleetgate_connects_total', help: 'Successful client connects.', registers: [this.registry] });
   readonly disconnects = new Counter({
     name: 'fleetgate_disconnects_total',
-    help: 'Client disconnects by close code (client = closed by the client or network).',
+    help: 'Closed connections by close code (client = closed by the client or network).',
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
@@ -33,14 +35,6 @@ export class Metrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
-  readonly messagesSent = new Counter({
-    name: 'fleetgate_messages_sent_total',
-    help: 'Messages queued to clients (replies, pushes, pings).',
-    registers: [this.registry],
-  });
-  readonly framesSent = new Counter({ name: 'fleetgate_frames_sent_total', help: 'Frames written (coalesced messages).', registers: [this.registry] });
-  readonly bytesSent = new Counter({ name: 'fleetgate_bytes_sent_total', help: 'Bytes of frames written.', registers: [this.registry] });
-  readonly bytesReceived = new Counter({ name: 'fleetgate_bytes_received_total', help: 'Bytes of frames read.', registers: [this.registry] });
   readonly admissionRejections = new Counter({
     name: 'fleetgate_admission_rejections_total',
     help: 'Connection attempts refused before the upgrade, by reason.',
@@ -59,8 +53,14 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
-
-  constructor(stats: () => NodeStats) {
+  readonly deliveryLatency = new Histogram({
+    name: 'fleetgate_delivery_latency_seconds',
+    help: 'From publish accepted to queued for write on every local subscriber (the write follows in the same tick), per publication.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  constructor(stats: () => NodeStats, traffic: TrafficStats) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'fleetgate_' });
     const gauge = (name: string, help: string, read: (s: NodeStats) => number) =>
       new Gauge({
         name,
@@ -74,5 +74,39 @@ export class Metrics {
     gauge('fleetgate_users', 'Distinct users connected to this node.', (s) => s.users);
     gauge('fleetgate_channels', 'Channels with local subscribers.', (s) => s.channels);
     gauge('fleetgate_subscriptions', 'Client subscriptions on this node.', (s) => s.subscriptions);
+
+    this.fromTraffic('fleetgate_frames_sent_total', 'WebSocket frames written (each holds one or more messages).', () => traffic.framesOut);
+    this.fromTraffic('fleetgate_bytes_sent_total', 'Bytes of frames written.', () => traffic.bytesOut);
+    this.fromTraffic('fleetgate_frames_received_total', 'Frames read from clients.', () => traffic.framesIn);
+    this.fromTraffic('fleetgate_bytes_received_total', 'Bytes of frames read from clients.', () => traffic.bytesIn);
+    this.fromTraffic('fleetgate_messages_sent_total', 'Messages queued to clients, by type.', {
+      reply: () => traffic.messagesOut.reply,
+      push: () => traffic.messagesOut.push,
+      ping: () => traffic.messagesOut.ping,
+    });
+  }
+
+  /**
+   * A counter that follows numbers kept elsewhere (growing only), optionally one per
+   * value of a `type` label.
+   */
+  private fromTraffic(name: string, help: string, read: (() => number) | Record<string, () => number>): void {
+    const reads = typeof read === 'function' ? { '': read } : read;
+    const reported = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames: typeof read === 'function' ? [] : ['type'],
+      registers: [this.registry],
+      collect() {
+        for (const [type, get] of Object.entries(reads)) {
+          const now = get();
+          const delta = now - (reported.get(type) ?? 0);
+          reported.set(type, now);
+          if (type === '') this.inc(delta);
+          else this.inc({ type }, delta);
+        }
+      },
+    });
   }
 }

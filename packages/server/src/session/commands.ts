@@ -38,7 +38,7 @@ export async function handleCommand(s: Session, command: Exclude<Command, { meth
       return subscribe(s, command.id, command.params);
     case 'unsubscribe':
       unsubscribe(s, checkChannel(s, command.params.channel));
-      return s.enqueue(encodeResult(command.id, 'unsubscribe', {}));
+      return s.reply(encodeResult(command.id, 'unsubscribe', {}));
     case 'publish':
       return publish(s, command.id, command.params);
     case 'refresh':
@@ -110,7 +110,7 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
     ...(channels.length > 0 && { subs }),
     ...(pingSeconds > 0 && { ping: pingSeconds, pong: true }),
   };
-  s.enqueue(encodeResult(id, 'connect', result));
+  s.reply(encodeResult(id, 'connect', result));
   for (const channel of channels) s.releaseEarly(channel);
 }
 
@@ -150,7 +150,7 @@ async function subscribe(s: Session, id: number, params: Params<'subscribe'>): P
   if (!s.ctx.client.insecure && !canSubscribe(ns, name, s.user)) throw new ReplyError(ErrorCode.PermissionDenied);
   await join(s, channel);
   if (!s.isConnected) return;
-  s.enqueue(encodeResult(id, 'subscribe', {}));
+  s.reply(encodeResult(id, 'subscribe', {}));
   s.releaseEarly(channel);
 }
 
@@ -166,7 +166,7 @@ async function publish(s: Session, id: number, params: Params<'publish'>): Promi
   if (!s.ctx.client.insecure && !canPublish(ns, name, s.user, s.channels.has(channel))) throw new ReplyError(ErrorCode.PermissionDenied);
   await s.ctx.node.publish(channel, { data: JSON.stringify(params.data), info: s.clientInfo });
   s.ctx.metrics.publications.inc({ source: 'client' });
-  s.enqueue(encodeResult(id, 'publish', {}));
+  s.reply(encodeResult(id, 'publish', {}));
 }
 
 async function refresh(s: Session, id: number, params: Params<'refresh'>): Promise<void> {
@@ -178,5 +178,5 @@ async function refresh(s: Session, id: number, params: Params<'refresh'>): Promi
   if (claims.info !== undefined) s.connInfo = claims.info;
   s.setExpiry(claims.expireAt);
   const result: RefreshResult = { client: s.id, version: s.ctx.version, ...expiryFields(s, claims.expireAt) };
-  s.enqueue(encodeResult(id, 'refresh', result));
+  s.reply(encodeResult(id, 'refresh', result));
 }

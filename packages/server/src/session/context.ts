@@ -3,6 +3,7 @@ import type { TokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Namespaces } from '../core/namespaces.js';
+import type { TrafficStats } from '../core/traffic.js';
 import type { Node } from '../node.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { FlushScheduler } from './flush-scheduler.js';
@@ -17,6 +18,7 @@ export interface SessionContext {
   readonly version: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  readonly traffic: TrafficStats;
   readonly scheduler: FlushScheduler;
   readonly clock: Clock;
   /** Uniform in [0, 1); spreads first pings. */

@@ -27,10 +27,14 @@ const transitions: Readonly<Record<SessionState, readonly SessionState[]>> = {
 
 /** A frame never grows past this when coalescing; more messages go into the next frame. */
 const maxCoalescedFrameBytes = 64 * 1024;
+const newline = Buffer.from('\n');
+
+/** An encoded message: text, or UTF-8 bytes shared by every subscriber of a publication. */
+export type Outgoing = string | Buffer;
 
 interface ChannelState {
   /** Pushes that arrived while the subscribe reply was not written yet. */
-  early: string[] | undefined;
+  early: Outgoing[] | undefined;
 }
 
 /**
@@ -49,7 +53,7 @@ export class Session implements NodeClient, Flushable {
   connectFailed = false;
   readonly channels = new Map<string, ChannelState>();
 
-  private outbound: string[] = [];
+  private outbound: Outgoing[] = [];
   private outboundBytes = 0;
   private backlog: string[] = [];
   private running = false;
@@ -72,7 +76,8 @@ export class Session implements NodeClient, Flushable {
 
   receive(frame: string): void {
     if (this.state === 'closed') return;
-    this.ctx.metrics.bytesReceived.inc(frame.length);
+    this.ctx.traffic.framesIn += 1;
+    this.ctx.traffic.bytesIn += frame.length;
     if (this.running) {
       if (this.backlog.length >= this.ctx.client.maxPendingFrames) return this.close(DisconnectCode.TooManyRequests, 'too many pending frames');
       this.backlog.push(frame);
@@ -125,7 +130,7 @@ export class Session implements NodeClient, Flushable {
       if (replyError.code === ErrorCode.Internal) this.ctx.logger.error({ err, client: this.id, method: command.method }, 'command failed');
       this.ctx.metrics.commandErrors.inc({ method: command.method, code: replyError.code });
       if (command.method === 'connect') this.connectFailed = true;
-      if (this.state !== 'closed') this.enqueue(encodeError(id, replyError.toBody()));
+      if (this.state !== 'closed') this.reply(encodeError(id, replyError.toBody()));
     }
   }
 
@@ -152,6 +157,7 @@ export class Session implements NodeClient, Flushable {
 
   private ping(): void {
     this.pingSentAt = this.ctx.clock();
+    this.ctx.traffic.messagesOut.ping += 1;
     this.enqueue(PING);
     this.heartbeat = setTimeout(() => this.afterPongDeadline(), this.ctx.client.pongTimeout);
   }
@@ -180,11 +186,19 @@ export class Session implements NodeClient, Flushable {
 
   // ---- output ----
 
-  deliver(channel: string, frame: string): void {
+  /** NodeClient: a publication push; false when this client does not take it. */
+  deliver(channel: string, frame: Outgoing): boolean {
     const state = this.channels.get(channel);
-    if (state === undefined) return;
+    if (state === undefined) return false;
     if (state.early !== undefined) state.early.push(frame);
     else this.enqueue(frame);
+    return true;
+  }
+
+  /** Queues a reply to a command. */
+  reply(message: string): void {
+    this.ctx.traffic.messagesOut.reply += 1;
+    this.enqueue(message);
   }
 
   /** Ends a subscription's early buffering: what arrived meanwhile follows the reply. */
@@ -196,11 +210,10 @@ export class Session implements NodeClient, Flushable {
     for (const frame of early) this.enqueue(frame);
   }
 
-  enqueue(message: string): void {
+  private enqueue(message: Outgoing): void {
     if (this.state === 'closed') return;
     this.outbound.push(message);
     this.outboundBytes += message.length;
-    this.ctx.metrics.messagesSent.inc();
     if (this.outboundBytes + this.transport.bufferedBytes > this.ctx.client.queueMaxBytes) {
       this.ctx.logger.warn({ client: this.id, user: this.user, queuedBytes: this.outboundBytes, socketBytes: this.transport.bufferedBytes }, 'slow client disconnected');
       this.outbound = [];
@@ -218,20 +231,20 @@ export class Session implements NodeClient, Flushable {
     let start = 0;
     let size = 0;
     for (let i = 0; i < messages.length; i++) {
-      const length = (messages[i] as string).length + 1;
+      const length = (messages[i] as Outgoing).length + 1;
       if (size > 0 && size + length > maxCoalescedFrameBytes) {
-        this.write(messages.slice(start, i).join('\n'));
+        this.write(joinFrame(messages.slice(start, i)));
         start = i;
         size = 0;
       }
       size += length;
     }
-    this.write(start === 0 && messages.length === 1 ? (messages[0] as string) : messages.slice(start).join('\n'));
+    this.write(joinFrame(start === 0 ? messages : messages.slice(start)));
   }
 
-  private write(frame: string): void {
-    this.ctx.metrics.framesSent.inc();
-    this.ctx.metrics.bytesSent.inc(frame.length);
+  private write(frame: Outgoing): void {
+    this.ctx.traffic.framesOut += 1;
+    this.ctx.traffic.bytesOut += frame.length;
     this.transport.write(frame);
   }
 
@@ -278,4 +291,16 @@ function closeReason(code: number, reason: string | undefined): string {
   const text = reason || (disconnectCodes[code as DisconnectCode]?.reason ?? 'disconnect');
   const bytes = Buffer.from(text, 'utf8');
   return bytes.length <= 123 ? text : bytes.subarray(0, 123).toString('utf8').replace(/\uFFFD$/, '');
+}
+
+/** One frame from several messages: "\n" between them; text stays text unless a message is bytes. */
+function joinFrame(messages: readonly Outgoing[]): Outgoing {
+  if (messages.length === 1) return messages[0] as Outgoing;
+  if (messages.every((m) => typeof m === 'string')) return messages.join('\n');
+  const parts: Buffer[] = [];
+  for (const m of messages) {
+    if (parts.length > 0) parts.push(newline);
+    parts.push(typeof m === 'string' ? Buffer.from(m) : m);
+  }
+  return Buffer.concat(parts);
 }

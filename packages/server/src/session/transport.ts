@@ -4,8 +4,8 @@ export interface Transport {
   readonly remoteAddress: string;
   /** Bytes handed to the transport but not yet on the wire. */
   readonly bufferedBytes: number;
-  /** Writes one frame (messages joined by "\n"). */
-  write(frame: string): void;
+  /** Writes one text frame (messages joined by "\n"), given as a string or UTF-8 bytes. */
+  write(frame: string | Buffer): void;
   close(code: number, reason: string): void;
   /** Stops reading from the client while earlier commands run; `resume` reads on. */
   pause(): void;

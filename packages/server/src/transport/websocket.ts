@@ -5,6 +5,9 @@ import type { Transport } from '../session/transport.js';
 export const JSON_SUBPROTOCOL = 'centrifuge-json';
 export const PROTOBUF_SUBPROTOCOL = 'centrifuge-protobuf';
 
+/** Bytes are sent as a text frame too: the protocol is JSON text either way. */
+const textFrame = { binary: false } as const;
+
 /** A session's view of one `ws` socket. */
 export class WebSocketTransport implements Transport {
   readonly name = 'websocket';
@@ -18,8 +21,8 @@ export class WebSocketTransport implements Transport {
     return this.ws.bufferedAmount;
   }
 
-  write(frame: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
+  write(frame: string | Buffer): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame, textFrame);
   }
 
   close(code: number, reason: string): void {
