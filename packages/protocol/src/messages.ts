@@ -31,6 +31,7 @@ export type StreamPosition = Infer<typeof streamPositionSpec>;
 // ---- requests (client -> server) ----
 
 export const subscribeRecoverySpec = { recover: opt(boolean()), offset: opt(uint()), epoch: opt(string()) };
+export type SubscribeRecovery = Infer<typeof subscribeRecoverySpec>;
 
 export const connectRequestSpec = {
   token: opt(string()),

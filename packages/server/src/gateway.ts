@@ -15,7 +15,7 @@ import { parseConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { Admission } from './core/admission.js';
 import { type Clock, systemClock } from './core/clock.js';
-import { Namespaces } from './core/namespaces.js';
+import { Namespaces } from './config/namespaces.js';
 import { TrafficStats } from './core/traffic.js';
 import { demoPage, sdkBundlePath } from './demo/page.js';
 import { type DisconnectFilter, Node } from './node.js';

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientInfo } from '@fleetgate/protocol';
 import type { Logger } from 'pino';
-import type { Broker, Publication, PublishResult } from './broker/broker.js';
+import type { Broker, HistoryLimits, HistoryQuery, HistoryResult, Publication, PublishResult } from './broker/broker.js';
 import type { Clock } from './core/clock.js';
 import { MultiMap } from './core/multimap.js';
-import { encodePublicationPush } from './core/publication-push.js';
+import { encodePublicationPush } from './core/encode.js';
 
 /** What the node needs of a connected client; sessions implement it. */
 export interface NodeClient {
   readonly id: string;
   readonly user: string;
-  /** Receives an encoded publication push; false when the client does not take it. */
-  deliver(channel: string, frame: Buffer): boolean;
+  /** Receives a publication and its encoded push; false when the client does not take it. */
+  deliver(channel: string, frame: Buffer, pub: Publication): boolean;
   disconnect(code: number, detail?: string): void;
 }
 
@@ -114,14 +114,26 @@ export class Node {
     this.broker.unsubscribe([channel]).catch((err: unknown) => this.logger.error({ err, channel }, 'broker unsubscribe failed'));
   }
 
-  publish(channel: string, request: PublishRequest): Promise<PublishResult> {
+  /** Publishes; with `history` the publication is kept and gets an offset. */
+  publish(channel: string, request: PublishRequest, history?: HistoryLimits): Promise<PublishResult> {
     const pub: Publication = {
       data: request.data,
       publishedAt: this.clock(),
       ...(request.info && { info: request.info }),
       ...(request.tags && { tags: request.tags }),
     };
-    return this.broker.publish(channel, pub, request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey });
+    return this.broker.publish(channel, pub, {
+      ...(request.idempotencyKey !== undefined && { idempotencyKey: request.idempotencyKey }),
+      ...(history !== undefined && { history }),
+    });
+  }
+
+  history(channel: string, query: HistoryQuery): Promise<HistoryResult> {
+    return this.broker.history(channel, query);
+  }
+
+  removeHistory(channel: string): Promise<void> {
+    return this.broker.removeHistory(channel);
   }
 
   /** Closes the matching local connections; returns how many. */
@@ -160,7 +172,7 @@ export class Node {
     // Encoded once, as bytes, for every subscriber: no per-socket JSON or UTF-8 work.
     const frame = Buffer.from(encodePublicationPush(channel, pub));
     let count = 0;
-    for (const client of subscribers) if (client.deliver(channel, frame)) count++;
+    for (const client of subscribers) if (client.deliver(channel, frame, pub)) count++;
     this.observer.delivered(count, pub.publishedAt);
   }
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CONFIG_END, CONFIG_START, configReference, withConfigReference } from '../src/config/docs.js';
 import { applyOverrides, ConfigError, parseConfig } from '../src/config/load.js';
 import { namespaceDefaults } from '../src/config/schema.js';
-import { Namespaces } from '../src/core/namespaces.js';
+import { Namespaces } from '../src/config/namespaces.js';
 
 /** The SPEC §6 minimal config, verbatim. */
 const SPEC_MINIMAL_CONFIG = `{

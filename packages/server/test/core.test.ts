@@ -5,7 +5,7 @@ import { parseChannelName } from '../src/core/channel-name.js';
 import { parseDuration } from '../src/core/duration.js';
 import { globToRegExp } from '../src/core/glob.js';
 import { MultiMap } from '../src/core/multimap.js';
-import { encodePublicationPush } from '../src/core/publication-push.js';
+import { encodePublicationPush } from '../src/core/encode.js';
 import { TokenBucket } from '../src/core/token-bucket.js';
 import { TtlCache } from '../src/core/ttl-cache.js';
 import { spreadOver } from '../src/ops/drain.js';

@@ -1,8 +1,9 @@
 import { DisconnectCode, ErrorCode, isPlainObject } from '@fleetgate/protocol';
 import { z } from 'zod';
-import { parseChannelName } from '../core/channel-name.js';
+import type { Publication } from '../broker/broker.js';
+import { historyLimits, type Namespaces } from '../config/namespaces.js';
+import type { NamespaceOptions } from '../config/schema.js';
 import { globToRegExp } from '../core/glob.js';
-import type { Namespaces } from '../core/namespaces.js';
 import { ReplyError } from '../errors.js';
 import type { Node } from '../node.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -36,6 +37,13 @@ const schemas = {
     whitelist: z.array(z.string()).optional(),
     disconnect: z.object({ code: z.number().int().min(3000).max(4999), reason: z.string().max(100) }).optional(),
   }),
+  history: z.object({
+    channel,
+    limit: z.number().int().optional(),
+    since: z.object({ offset: z.number().int().nonnegative(), epoch: z.string() }).optional(),
+    reverse: z.boolean().optional(),
+  }),
+  history_remove: z.object({ channel }),
   info: z.object({}),
   channels: z.object({ pattern: z.string().optional() }),
   batch: z.object({ commands: z.array(z.record(z.string(), z.unknown())), parallel: z.boolean().optional() }),
@@ -70,15 +78,36 @@ function rawData(body: { data?: unknown; b64data?: string | undefined }): string
 
 type PublishBody = z.output<typeof schemas.publish>;
 
-async function publishOne(ctx: ApiContext, ch: string, body: Omit<PublishBody, 'channel'>, data: string): Promise<Record<string, never>> {
-  if (ctx.namespaces.get(parseChannelName(ch).namespace) === undefined) throw new ReplyError(ErrorCode.UnknownChannel);
-  await ctx.node.publish(ch, {
-    data,
-    ...(body.tags && { tags: body.tags }),
-    ...(body.idempotency_key !== undefined && { idempotencyKey: body.idempotency_key }),
-  });
+function namespaceOf(ctx: ApiContext, channel: string): NamespaceOptions {
+  const found = ctx.namespaces.ofChannel(channel);
+  if (found === undefined) throw new ReplyError(ErrorCode.UnknownChannel);
+  return found.ns;
+}
+
+/** Publishes; into a channel with history the result carries the publication's offset and epoch. */
+async function publishOne(ctx: ApiContext, ch: string, body: Omit<PublishBody, 'channel'>, data: string): Promise<{ offset?: number; epoch?: string }> {
+  const ns = namespaceOf(ctx, ch);
+  const result = await ctx.node.publish(
+    ch,
+    {
+      data,
+      ...(body.tags && { tags: body.tags }),
+      ...(body.idempotency_key !== undefined && { idempotencyKey: body.idempotency_key }),
+    },
+    body.skip_history ? undefined : historyLimits(ns),
+  );
   ctx.metrics.publications.inc({ source: 'api' });
-  return {};
+  return result.position === undefined ? {} : { offset: result.position.offset, epoch: result.position.epoch };
+}
+
+/** A publication as the API returns it (payload parsed back into JSON). */
+function apiPublication(pub: Publication): Record<string, unknown> {
+  return {
+    data: JSON.parse(pub.data) as unknown,
+    ...(pub.info && { info: pub.info }),
+    ...(pub.offset !== undefined && { offset: pub.offset }),
+    ...(pub.tags && { tags: pub.tags }),
+  };
 }
 
 /** A reply as a batch or broadcast entry: the result, or the error it failed with. */
@@ -105,6 +134,25 @@ const handlers: { [M in ApiMethod]: (ctx: ApiContext, body: z.output<(typeof sch
   disconnect: async (ctx, body) => {
     const code = body.disconnect?.code ?? DisconnectCode.ForceNoReconnect;
     ctx.node.disconnect({ user: body.user, ...(body.client && { client: body.client }), ...(body.whitelist && { whitelist: body.whitelist }) }, code, body.disconnect?.reason);
+    return {};
+  },
+
+  history: async (ctx, body) => {
+    const limits = historyLimits(namespaceOf(ctx, body.channel));
+    if (limits === undefined) throw new ReplyError(ErrorCode.NotAvailable, 'channel has no history');
+    const read = await ctx.node.history(body.channel, {
+      limit: body.limit ?? 0,
+      ...(body.since !== undefined && { sinceOffset: body.since.offset }),
+      ...(body.reverse !== undefined && { reverse: body.reverse }),
+      metaTtlMs: limits.metaTtlMs,
+    });
+    if (body.since?.epoch && body.since.epoch !== read.position.epoch) throw new ReplyError(ErrorCode.UnrecoverablePosition);
+    return { publications: read.publications.map(apiPublication), epoch: read.position.epoch, offset: read.position.offset };
+  },
+
+  history_remove: async (ctx, body) => {
+    namespaceOf(ctx, body.channel);
+    await ctx.node.removeHistory(body.channel);
     return {};
   },
 

@@ -33,6 +33,15 @@ export interface ConnectClaims {
   readonly channels: readonly string[];
 }
 
+export interface SubscribeClaims {
+  readonly user: string;
+  readonly channel: string;
+  /** When set, only this client id may use the token. */
+  readonly client: string | undefined;
+  readonly expireAt: number | undefined;
+  readonly info: JsonValue | undefined;
+}
+
 type Key = Awaited<ReturnType<typeof importSPKI>> | Uint8Array;
 type Loader = () => Promise<Key>;
 
@@ -77,6 +86,22 @@ export class TokenVerifier {
       expireAt: expiry(claims),
       info: infoClaim(claims),
       channels: channelsClaim(claims),
+    };
+  }
+
+  /** A subscription token: `sub` (the user), `channel`, optional `client`, expiry and `info`. */
+  async verifySubscribe(token: string): Promise<SubscribeClaims> {
+    const claims = await this.verify(token);
+    const channel = stringClaim(claims, 'channel');
+    if (channel === '') throw new TokenError('invalid', 'subscription token without a channel claim');
+    const client = claims['client'];
+    if (client !== undefined && typeof client !== 'string') throw new TokenError('invalid', 'claim client must be a string');
+    return {
+      user: stringClaim(claims, 'sub'),
+      channel,
+      client,
+      expireAt: expiry(claims),
+      info: infoClaim(claims),
     };
   }
 
@@ -133,6 +158,7 @@ export interface MintOptions {
   /** Seconds until expiry; 0 for a token that never expires. */
   readonly ttlSeconds: number;
   readonly info?: JsonValue;
+  /** Server-side subscriptions (connection tokens only). */
   readonly channels?: readonly string[];
   readonly algorithm?: 'HS256' | 'HS384' | 'HS512';
 }
@@ -142,6 +168,17 @@ export async function mintConnectToken(secret: string, options: MintOptions): Pr
   const payload: JWTPayload = {};
   if (options.info !== undefined) payload['info'] = options.info;
   if (options.channels !== undefined) payload['channels'] = [...options.channels];
+  return sign(secret, payload, options);
+}
+
+/** Mints an HMAC subscription token for `channel` (private channels). */
+export async function mintSubscriptionToken(secret: string, channel: string, options: MintOptions): Promise<string> {
+  const payload: JWTPayload = { channel };
+  if (options.info !== undefined) payload['info'] = options.info;
+  return sign(secret, payload, options);
+}
+
+function sign(secret: string, payload: JWTPayload, options: MintOptions): Promise<string> {
   const jwt = new SignJWT(payload).setProtectedHeader({ alg: options.algorithm ?? 'HS256' }).setSubject(options.user).setIssuedAt();
   if (options.ttlSeconds > 0) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds);
   return jwt.sign(new TextEncoder().encode(secret));

@@ -1,5 +1,8 @@
 import type { ClientInfo } from '@fleetgate/protocol';
 import type { Clock } from '../core/clock.js';
+import type { StreamLimits, StreamPosition } from '../core/memory-stream.js';
+
+export type { StreamPosition };
 
 /**
  * A publication as brokers carry it. `data` is the raw JSON text of the payload: it is
@@ -11,16 +14,42 @@ export interface Publication {
   readonly publishedAt: number;
   readonly info?: ClientInfo;
   readonly tags?: Readonly<Record<string, string>>;
+  /** Position in the channel's stream, for channels with history. */
+  readonly offset?: number;
+  readonly epoch?: string;
 }
+
+/** A channel's history limits; publishing with them keeps the publication and gives it an offset. */
+export type HistoryLimits = StreamLimits;
 
 export interface PublishOptions {
   /** Publishing twice with the same key within the broker's idempotency window publishes once. */
   readonly idempotencyKey?: string;
+  readonly history?: HistoryLimits;
 }
 
 export interface PublishResult {
   /** True when an earlier publish with the same idempotency key answered for this one. */
   readonly deduplicated: boolean;
+  /** Where the publication landed, for channels with history. */
+  readonly position?: StreamPosition;
+}
+
+export interface HistoryQuery {
+  /** Publications after this offset (before it with `reverse`). */
+  readonly sinceOffset?: number;
+  /** -1: all, 0: none (position only), N: at most N. */
+  readonly limit: number;
+  readonly reverse?: boolean;
+  /** Keeps (or creates) the stream position for this long. */
+  readonly metaTtlMs: number;
+}
+
+export interface HistoryResult {
+  /** Oldest first (newest first with `reverse`), each with its offset. */
+  readonly publications: Publication[];
+  /** The stream's current top offset and epoch. */
+  readonly position: StreamPosition;
 }
 
 /** What a broker tells the node it serves. */
@@ -29,16 +58,20 @@ export interface BrokerHandler {
 }
 
 /**
- * Moves publications between the nodes of a fleet. A node subscribes to a channel only
- * while it has local subscribers (interest management), so `subscribe`/`unsubscribe`
- * are called on the first and after the last local subscriber.
- * Implementations: memory (single node). Redis and NATS implement the same contract.
+ * Moves publications between the nodes of a fleet and keeps channel history. A node
+ * subscribes to a channel only while it has local subscribers (interest management),
+ * so `subscribe`/`unsubscribe` are called on the first and after the last local
+ * subscriber. Publishing with history is one atomic step: next offset, append, trim,
+ * expire, fan-out. Implementations: memory (single node); Redis and NATS implement the
+ * same contract.
  */
 export interface Broker {
   start(handler: BrokerHandler): Promise<void>;
   publish(channel: string, publication: Publication, options: PublishOptions): Promise<PublishResult>;
   subscribe(channels: readonly string[]): Promise<void>;
   unsubscribe(channels: readonly string[]): Promise<void>;
+  history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
+  removeHistory(channel: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,31 +1,53 @@
+import { newEpoch } from '../core/epoch.js';
+import { MemoryStreams } from '../core/memory-stream.js';
 import { TtlCache } from '../core/ttl-cache.js';
-import type { Broker, BrokerHandler, BrokerOptions, Publication, PublishOptions, PublishResult } from './broker.js';
+import type {
+  Broker,
+  BrokerHandler,
+  BrokerOptions,
+  HistoryQuery,
+  HistoryResult,
+  Publication,
+  PublishOptions,
+  PublishResult,
+} from './broker.js';
 
 /** Bound on remembered idempotency keys; past it the oldest are forgotten early. */
 const maxIdempotencyKeys = 100_000;
+/** How often streams whose position expired are forgotten. */
+const sweepIntervalMs = 60_000;
 
-/** Single-process broker: delivers synchronously to the node that owns it. */
+/** Single-process broker: history in memory, delivery synchronous to the node that owns it. */
 export class MemoryBroker implements Broker {
   private handler: BrokerHandler | undefined;
   private readonly interest = new Set<string>();
-  private readonly published: TtlCache<string, true>;
+  private readonly published: TtlCache<string, PublishResult>;
+  private readonly streams: MemoryStreams<Publication>;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: BrokerOptions) {
     this.published = new TtlCache(options.idempotencyWindowMs, maxIdempotencyKeys, options.clock);
+    this.streams = new MemoryStreams(options.clock, newEpoch);
   }
 
   async start(handler: BrokerHandler): Promise<void> {
     this.handler = handler;
+    this.sweeper = setInterval(() => this.streams.sweep(), sweepIntervalMs).unref();
   }
 
   async publish(channel: string, publication: Publication, options: PublishOptions): Promise<PublishResult> {
-    if (options.idempotencyKey !== undefined) {
-      const key = `${channel}\u0000${options.idempotencyKey}`;
-      if (this.published.get(key)) return { deduplicated: true };
-      this.published.set(key, true);
+    const key = options.idempotencyKey === undefined ? undefined : `${channel}\u0000${options.idempotencyKey}`;
+    const earlier = key === undefined ? undefined : this.published.get(key);
+    if (earlier !== undefined) return { ...earlier, deduplicated: true };
+    let pub = publication;
+    let result: PublishResult = { deduplicated: false };
+    if (options.history !== undefined) {
+      const position = this.streams.append(channel, options.history, (at) => (pub = { ...publication, offset: at.offset, epoch: at.epoch }));
+      result = { deduplicated: false, position };
     }
-    if (this.interest.has(channel)) this.handler?.onPublication(channel, publication);
-    return { deduplicated: false };
+    if (key !== undefined) this.published.set(key, result);
+    if (this.interest.has(channel)) this.handler?.onPublication(channel, pub);
+    return result;
   }
 
   async subscribe(channels: readonly string[]): Promise<void> {
@@ -36,7 +58,17 @@ export class MemoryBroker implements Broker {
     for (const channel of channels) this.interest.delete(channel);
   }
 
+  async history(channel: string, query: HistoryQuery): Promise<HistoryResult> {
+    const { entries, position } = this.streams.read(channel, query, query.metaTtlMs);
+    return { publications: entries.map((e) => e.value), position };
+  }
+
+  async removeHistory(channel: string): Promise<void> {
+    this.streams.remove(channel);
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     this.handler = undefined;
     this.interest.clear();
   }

@@ -22,9 +22,15 @@ const fields = {
   joinLeave: field(z.boolean(), false, `Send join/leave pushes. ${notYet}`),
   priority: field(z.enum(priorities), 'normal', `Delivery lane of the channel's publications. ${notYet}`),
   overflow: field(z.enum(overflowPolicies), 'disconnect', `What happens when a subscriber's outbound queue is full. ${notYet}`),
-  historySize: field(z.number().int().nonnegative(), 0, `Publications kept in the channel history (0: no history). ${notYet}`),
-  forceRecovery: field(z.boolean(), false, `Make every subscription recoverable from history. ${notYet}`),
-  historyTtl: field(durationMs, 0, `How long a publication stays in history (0: no history). ${notYet}`),
+  historySize: field(z.number().int().nonnegative(), 0, 'Publications kept in the channel history; history is on when this and `historyTtl` are above 0.'),
+  historyTtl: field(durationMs, 0, 'How long a publication stays in history.'),
+  historyMetaTtl: field(durationMs, '30d', "How long a stream's position (offset and epoch) outlives its last publication; after that a new epoch starts."),
+  forceRecovery: field(z.boolean(), false, 'Every subscription is recoverable: clients get what they missed on resubscribe (needs history).'),
+  allowRecovery: field(z.boolean(), false, 'Subscriptions that ask for it (`recoverable`) are recoverable (needs history).'),
+  forcePositioning: field(z.boolean(), false, 'Every subscription tracks its stream position: a missed publication makes the client resubscribe and recover (needs history).'),
+  allowPositioning: field(z.boolean(), false, 'Subscriptions that ask for it (`positioned`) track their position (needs history).'),
+  allowHistoryForSubscriber: field(z.boolean(), false, 'Subscribers may call `history`.'),
+  allowHistoryForClient: field(z.boolean(), false, 'Any client may call `history`, subscribed or not.'),
 } as const;
 
 type Fields = typeof fields;
@@ -52,4 +58,4 @@ export const namespaceSchema = z.strictObject(
 export const namespaceDefaults: NamespaceOptions = channelDefaultsSchema.parse({});
 
 /** Options that parse but do nothing yet, so a config that sets them can be warned about. */
-export const unenforcedOptions: readonly Key[] = ['presence', 'joinLeave', 'priority', 'overflow', 'historySize', 'historyTtl', 'forceRecovery'];
+export const unenforcedOptions: readonly Key[] = ['presence', 'joinLeave', 'priority', 'overflow'];

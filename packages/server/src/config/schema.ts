@@ -44,6 +44,8 @@ export const configSchema = z.strictObject({
       maxConnectionsPerUser: limit(0, 'Connections per user on this node; above it connect fails with 3504. 0: no limit.'),
       maxSubscriptions: limit(128, 'Subscriptions per connection; above it subscribe fails with 106.'),
       maxChannelLength: limit(255, 'Longest channel name accepted, in UTF-8 bytes; longer is error 107.'),
+      recoveryMaxPublications: limit(300, 'Most publications a subscribe may recover; a longer gap is answered `recovered: false` (never a partial recovery).'),
+      historyMaxPublications: limit(300, 'Most publications one `history` call returns (larger limits are cut to this).'),
       maxFrameBytes: limit(65_536, 'Largest WebSocket frame read from a client; larger closes with 1009.'),
       maxPendingFrames: z.number().int().min(1).default(64).describe('Frames a connection may have waiting while earlier commands run; more closes with 3013.'),
       pingInterval: duration('25s', 'Server ping period; the first ping comes at a random point of the first period.'),

@@ -50,9 +50,9 @@ class Stream<T> {
     return { offset: this.top, epoch: this.epoch };
   }
 
-  append(value: T, limits: StreamLimits, now: number): number {
+  append(make: (position: StreamPosition) => T, limits: StreamLimits, now: number): number {
     this.top += 1;
-    this.entries.push({ offset: this.top, value, expires: now + limits.ttlMs });
+    this.entries.push({ offset: this.top, value: make({ offset: this.top, epoch: this.epoch }), expires: now + limits.ttlMs });
     this.metaExpires = now + limits.metaTtlMs;
     this.trim(limits.size, now);
     return this.top;
@@ -99,10 +99,11 @@ export class MemoryStreams<T> {
     private readonly newEpoch: () => string,
   ) {}
 
-  append(channel: string, value: T, limits: StreamLimits): StreamPosition {
+  /** Appends the value `make` builds for its position (so values can carry their offset). */
+  append(channel: string, limits: StreamLimits, make: (position: StreamPosition) => T): StreamPosition {
     const now = this.clock();
     const stream = this.stream(channel, now, limits.metaTtlMs);
-    return { offset: stream.append(value, limits, now), epoch: stream.epoch };
+    return { offset: stream.append(make, limits, now), epoch: stream.epoch };
   }
 
   read(channel: string, query: StreamQuery, metaTtlMs: number): { entries: StreamEntry<T>[]; position: StreamPosition } {

@@ -47,6 +47,17 @@ export class Metrics {
     labelNames: ['method', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly recoveries = new Counter({
+    name: 'fleetgate_recovery_total',
+    help: 'Subscribe recoveries by result: recovered, not_recovered (position gone or gap over the cap), rejected (112).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly insufficientState = new Counter({
+    name: 'fleetgate_insufficient_state_total',
+    help: 'Positioned subscriptions that saw a gap in offsets and were told to recover (2500 or 3010).',
+    registers: [this.registry],
+  });
   readonly pingRtt = new Histogram({
     name: 'fleetgate_ping_rtt_seconds',
     help: 'Time from server ping to client pong.',

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
-import type { Namespaces } from '../core/namespaces.js';
+import type { Namespaces } from '../config/namespaces.js';
 import type { TrafficStats } from '../core/traffic.js';
 import type { Node } from '../node.js';
 import type { Metrics } from '../ops/metrics.js';

@@ -6,15 +6,20 @@ import {
   DisconnectCode,
   disconnectCodes,
   encodeError,
+  encodePush,
   ErrorCode,
   PING,
   ProtocolError,
+  UnsubscribeCode,
+  unsubscribeCodes,
 } from '@fleetgate/protocol';
+import type { Publication, StreamPosition } from '../broker/broker.js';
+import { checkPosition } from '../core/recovery.js';
 import { DisconnectError, ReplyError } from '../errors.js';
 import type { NodeClient } from '../node.js';
 import { handleCommand } from './commands.js';
 import type { SessionContext } from './context.js';
-import type { Flushable } from './flush-scheduler.js';
+import { type Outgoing, Outbound } from './outbound.js';
 import type { Transport } from './transport.js';
 
 export type SessionState = 'connecting' | 'connected' | 'closed';
@@ -25,16 +30,17 @@ const transitions: Readonly<Record<SessionState, readonly SessionState[]>> = {
   closed: [],
 };
 
-/** A frame never grows past this when coalescing; more messages go into the next frame. */
-const maxCoalescedFrameBytes = 64 * 1024;
-const newline = Buffer.from('\n');
-
-/** An encoded message: text, or UTF-8 bytes shared by every subscriber of a publication. */
-export type Outgoing = string | Buffer;
-
-interface ChannelState {
-  /** Pushes that arrived while the subscribe reply was not written yet. */
-  early: Outgoing[] | undefined;
+export interface ChannelState {
+  /** Publications that arrived before the subscribe reply was written; they follow it. */
+  early: { frame: Outgoing; pub: Publication }[] | undefined;
+  /** Last stream position delivered, for positioned subscriptions. */
+  position: StreamPosition | undefined;
+  /** Subscribed by the server (token `channels`): a lost position ends the connection (3010). */
+  readonly serverSide: boolean;
+  /** `chan_info` from the subscription token. */
+  info: ClientInfo['chan_info'];
+  /** Subscription token expiry timer. */
+  expiry: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -42,7 +48,7 @@ interface ChannelState {
  * and pushes through a per-tick coalescing outbound queue. Owns its timers (stale,
  * ping/pong, token expiry) and leaves the node cleanly whichever side closes.
  */
-export class Session implements NodeClient, Flushable {
+export class Session implements NodeClient {
   readonly id = randomUUID();
   state: SessionState = 'connecting';
   user = '';
@@ -53,8 +59,7 @@ export class Session implements NodeClient, Flushable {
   connectFailed = false;
   readonly channels = new Map<string, ChannelState>();
 
-  private outbound: Outgoing[] = [];
-  private outboundBytes = 0;
+  private readonly outbound: Outbound;
   private backlog: string[] = [];
   private running = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -66,6 +71,10 @@ export class Session implements NodeClient, Flushable {
     readonly transport: Transport,
   ) {
     this.heartbeat = setTimeout(() => this.close(DisconnectCode.Stale), ctx.client.staleCloseDelay);
+    this.outbound = new Outbound(transport, ctx.scheduler, ctx.traffic, ctx.client.queueMaxBytes, (queuedBytes, socketBytes) => {
+      ctx.logger.warn({ client: this.id, user: this.user, queuedBytes, socketBytes }, 'slow client disconnected');
+      this.close(DisconnectCode.Slow);
+    });
   }
 
   get clientInfo(): ClientInfo {
@@ -184,15 +193,75 @@ export class Session implements NodeClient, Flushable {
     this.expiry = setTimeout(() => this.close(DisconnectCode.Expired), Math.max(0, delay));
   }
 
+  /** Arms a subscription's token expiry: unrefreshed, it ends with unsubscribe 2501 (the SDK resubscribes with a new token). */
+  setChannelExpiry(channel: string, expireAt: number | undefined): void {
+    const state = this.channels.get(channel);
+    if (state === undefined) return;
+    clearTimeout(state.expiry);
+    state.expiry = undefined;
+    if (expireAt === undefined) return;
+    const delay = expireAt * 1000 - this.ctx.clock() + this.ctx.client.expiredCloseDelay;
+    state.expiry = setTimeout(() => this.unsubscribePush(channel, UnsubscribeCode.Expired), Math.max(0, delay));
+  }
+
   // ---- output ----
 
   /** NodeClient: a publication push; false when this client does not take it. */
-  deliver(channel: string, frame: Outgoing): boolean {
+  deliver(channel: string, frame: Outgoing, pub: Publication): boolean {
     const state = this.channels.get(channel);
     if (state === undefined) return false;
-    if (state.early !== undefined) state.early.push(frame);
-    else this.enqueue(frame);
+    if (state.early === undefined) return this.deliverInOrder(channel, state, frame, pub);
+    state.early.push({ frame, pub });
     return true;
+  }
+
+  /** A positioned subscription takes only the next offset: a gap means it must recover. */
+  private deliverInOrder(channel: string, state: ChannelState, frame: Outgoing, pub: Publication): boolean {
+    if (state.position !== undefined && pub.offset !== undefined) {
+      const verdict = checkPosition(state.position, pub.offset, pub.epoch ?? '');
+      if (verdict === 'duplicate') return false;
+      if (verdict === 'gap') {
+        this.lostPosition(channel, state);
+        return false;
+      }
+      state.position = { offset: pub.offset, epoch: state.position.epoch };
+    }
+    this.enqueue(frame);
+    return true;
+  }
+
+  /** Ends a subscription's early buffering: what arrived meanwhile follows the reply, in order. */
+  releaseEarly(channel: string): void {
+    const state = this.channels.get(channel);
+    if (state?.early === undefined) return;
+    const early = state.early;
+    state.early = undefined;
+    for (const { frame, pub } of early) {
+      if (this.channels.get(channel) !== state) return;
+      this.deliverInOrder(channel, state, frame, pub);
+    }
+  }
+
+  /** Insufficient state: the client resubscribes and recovers (2500), or reconnects for server-side subscriptions (3010). */
+  private lostPosition(channel: string, state: ChannelState): void {
+    this.ctx.metrics.insufficientState.inc();
+    if (state.serverSide) return this.close(DisconnectCode.InsufficientState, channel);
+    this.unsubscribePush(channel, UnsubscribeCode.InsufficientState);
+  }
+
+  /** Leaves a channel and tells the client why (2000 final, 2500+ resubscribe). */
+  unsubscribePush(channel: string, code: UnsubscribeCode): void {
+    this.leave(channel);
+    this.push(encodePush({ type: 'unsubscribe', channel, body: { code, reason: unsubscribeCodes[code].reason } }));
+  }
+
+  /** Leaves a channel without telling the client (it asked, or an error reply follows). */
+  leave(channel: string): void {
+    const state = this.channels.get(channel);
+    if (state === undefined) return;
+    clearTimeout(state.expiry);
+    this.channels.delete(channel);
+    this.ctx.node.unsubscribe(this, channel);
   }
 
   /** Queues a reply to a command. */
@@ -201,51 +270,14 @@ export class Session implements NodeClient, Flushable {
     this.enqueue(message);
   }
 
-  /** Ends a subscription's early buffering: what arrived meanwhile follows the reply. */
-  releaseEarly(channel: string): void {
-    const state = this.channels.get(channel);
-    if (state?.early === undefined) return;
-    const early = state.early;
-    state.early = undefined;
-    for (const frame of early) this.enqueue(frame);
+  /** Queues a push that is not a publication (unsubscribe, disconnect, …). */
+  push(message: string): void {
+    this.ctx.traffic.messagesOut.push += 1;
+    this.enqueue(message);
   }
 
   private enqueue(message: Outgoing): void {
-    if (this.state === 'closed') return;
-    this.outbound.push(message);
-    this.outboundBytes += message.length;
-    if (this.outboundBytes + this.transport.bufferedBytes > this.ctx.client.queueMaxBytes) {
-      this.ctx.logger.warn({ client: this.id, user: this.user, queuedBytes: this.outboundBytes, socketBytes: this.transport.bufferedBytes }, 'slow client disconnected');
-      this.outbound = [];
-      this.outboundBytes = 0;
-      return this.close(DisconnectCode.Slow);
-    }
-    this.ctx.scheduler.mark(this);
-  }
-
-  flush(): void {
-    if (this.outbound.length === 0) return;
-    const messages = this.outbound;
-    this.outbound = [];
-    this.outboundBytes = 0;
-    let start = 0;
-    let size = 0;
-    for (let i = 0; i < messages.length; i++) {
-      const length = (messages[i] as Outgoing).length + 1;
-      if (size > 0 && size + length > maxCoalescedFrameBytes) {
-        this.write(joinFrame(messages.slice(start, i)));
-        start = i;
-        size = 0;
-      }
-      size += length;
-    }
-    this.write(joinFrame(start === 0 ? messages : messages.slice(start)));
-  }
-
-  private write(frame: Outgoing): void {
-    this.ctx.traffic.framesOut += 1;
-    this.ctx.traffic.bytesOut += frame.length;
-    this.transport.write(frame);
+    if (this.state !== 'closed') this.outbound.push(message);
   }
 
   // ---- closing ----
@@ -261,7 +293,7 @@ export class Session implements NodeClient, Flushable {
    */
   close(code: number, detail?: string, reason?: string): void {
     if (this.state === 'closed') return;
-    this.flush();
+    this.outbound.flush();
     this.ctx.logger.debug({ client: this.id, user: this.user, code, detail }, 'closing connection');
     this.transport.close(code, closeReason(code, reason));
     this.finish(String(code));
@@ -278,8 +310,9 @@ export class Session implements NodeClient, Flushable {
     this.ctx.metrics.disconnects.inc({ code });
     clearTimeout(this.heartbeat);
     clearTimeout(this.expiry);
-    this.outbound = [];
+    this.outbound.clear();
     this.backlog = [];
+    for (const state of this.channels.values()) clearTimeout(state.expiry);
     if (wasConnected) this.ctx.node.unregister(this, this.channels.keys());
     this.channels.clear();
     this.ctx.events.closed(this, code);
@@ -291,16 +324,4 @@ function closeReason(code: number, reason: string | undefined): string {
   const text = reason || (disconnectCodes[code as DisconnectCode]?.reason ?? 'disconnect');
   const bytes = Buffer.from(text, 'utf8');
   return bytes.length <= 123 ? text : bytes.subarray(0, 123).toString('utf8').replace(/\uFFFD$/, '');
-}
-
-/** One frame from several messages: "\n" between them; text stays text unless a message is bytes. */
-function joinFrame(messages: readonly Outgoing[]): Outgoing {
-  if (messages.length === 1) return messages[0] as Outgoing;
-  if (messages.every((m) => typeof m === 'string')) return messages.join('\n');
-  const parts: Buffer[] = [];
-  for (const m of messages) {
-    if (parts.length > 0) parts.push(newline);
-    parts.push(typeof m === 'string' ? Buffer.from(m) : m);
-  }
-  return Buffer.concat(parts);
 }

@@ -1,5 +1,7 @@
-import { unenforcedOptions } from '../config/namespace.js';
-import { type Config, namespaceDefaults, type NamespaceOptions } from '../config/schema.js';
+import type { HistoryLimits } from '../broker/broker.js';
+import { type ChannelName, parseChannelName } from '../core/channel-name.js';
+import { unenforcedOptions } from './namespace.js';
+import { type Config, namespaceDefaults, type NamespaceOptions } from './schema.js';
 
 /**
  * Resolves a channel's namespace to its effective options: built-in defaults, then
@@ -21,6 +23,13 @@ export class Namespaces {
     return this.resolved.get(namespace);
   }
 
+  /** A channel's options and parsed name, or undefined when its namespace is not configured (102). */
+  ofChannel(channel: string): { ns: NamespaceOptions; name: ChannelName } | undefined {
+    const name = parseChannelName(channel);
+    const ns = this.resolved.get(name.namespace);
+    return ns === undefined ? undefined : { ns, name };
+  }
+
   /** `namespace.option` pairs set away from their default although not enforced yet. */
   unenforced(): string[] {
     const out: string[] = [];
@@ -29,4 +38,10 @@ export class Namespaces {
     }
     return out;
   }
+}
+
+/** History limits of a namespace, or undefined when it keeps no history. */
+export function historyLimits(ns: NamespaceOptions): HistoryLimits | undefined {
+  if (ns.historySize <= 0 || ns.historyTtl <= 0) return undefined;
+  return { size: ns.historySize, ttlMs: ns.historyTtl, metaTtlMs: ns.historyMetaTtl };
 }
