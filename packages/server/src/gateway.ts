@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { readFile } from 'node:fs/promises';
@@ -26,7 +26,9 @@ import { originChecker } from './ops/origin.js';
 import type { SessionContext } from './session/context.js';
 import { FlushScheduler } from './session/flush-scheduler.js';
 import { Session } from './session/session.js';
+import { createUniHandler, UNI_HTTP_STREAM_PATH, UNI_SSE_PATH } from './transport/uni.js';
 import { createWebSocketServer, wantsProtobuf, WebSocketTransport } from './transport/websocket.js';
+import type { Transport } from './session/transport.js';
 import { version } from './version.js';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
@@ -75,6 +77,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly wss: WebSocketServer;
   private readonly originAllowed: (req: IncomingMessage) => boolean;
   private readonly api: ReturnType<typeof createApiHandler>;
+  private readonly uni: ReturnType<typeof createUniHandler>;
   private readonly random: () => number;
   private readonly path: string;
   private drain: { spread: Spread; closed: Promise<void> } | undefined;
@@ -122,6 +125,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.originAllowed = originChecker(config.client.allowedOrigins);
     const apiContext: ApiContext = { node: this.node, namespaces, metrics: this.metrics, version };
     this.api = createApiHandler(apiContext, config.api, this.logger);
+    this.uni = createUniHandler({
+      maxRequestBytes: config.client.maxFrameBytes,
+      open: (transport) => this.open(transport),
+      admit: (req, res) => {
+        const refused = this.refusal(req);
+        if (refused === undefined) return true;
+        res.writeHead(refused.status, refused.retryAfter === undefined ? {} : { 'retry-after': String(refused.retryAfter) }).end();
+        return false;
+      },
+    });
     const unenforced = namespaces.unenforced();
     if (unenforced.length > 0) this.logger.warn({ options: unenforced }, 'channel options set that are not enforced yet');
     if (config.client.insecure) this.logger.warn('client.insecure is on: anyone can connect and use any channel (demos and tests only)');
@@ -152,21 +165,24 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return this.drain === undefined;
   }
 
+  /** Origin and admission checks before a connection is taken; counted by reason. */
+  private refusal(req: IncomingMessage): { status: 403 | 503; retryAfter?: number } | undefined {
+    if (!this.originAllowed(req)) {
+      this.metrics.admissionRejections.inc({ reason: 'origin' });
+      return { status: 403 };
+    }
+    const refusal = this.admission.check(this.sessions.size);
+    if (refusal === undefined) return undefined;
+    this.metrics.admissionRejections.inc({ reason: refusal.reason });
+    return { status: 503, retryAfter: refusal.retryAfter };
+  }
+
   /** Takes an upgrade request for the WebSocket path; false if the path is not ours. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (pathOf(req) !== this.path) return false;
-    if (!this.originAllowed(req)) {
-      this.metrics.admissionRejections.inc({ reason: 'origin' });
-      refuseUpgrade(socket, 403, 'Forbidden');
-      return true;
-    }
-    const refusal = this.admission.check(this.sessions.size);
-    if (refusal !== undefined) {
-      this.metrics.admissionRejections.inc({ reason: refusal.reason });
-      refuseUpgrade(socket, 503, 'Service Unavailable', refusal.retryAfter);
-      return true;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    const refused = this.refusal(req);
+    if (refused !== undefined) refuseUpgrade(socket, refused.status, refused.retryAfter);
+    else this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
     return true;
   }
 
@@ -175,9 +191,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       ws.close(DisconnectCode.InappropriateProtocol, 'inappropriate protocol');
       return;
     }
-    const transport = new WebSocketTransport(ws, req.socket.remoteAddress ?? '');
-    const session = new Session(this.sessionContext, transport);
-    this.sessions.add(session);
+    const session = this.open(new WebSocketTransport(ws, req.socket.remoteAddress ?? ''));
     ws.on('message', (data: Buffer) => session.receive(data.toString('utf8')));
     ws.on('close', () => session.transportClosed());
     ws.on('error', (err: Error & { code?: string }) => {
@@ -185,21 +199,34 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') session.transportClosed('1009');
       this.logger.debug({ err, client: session.id }, 'websocket error');
     });
-    if (this.drain !== undefined) session.close(DisconnectCode.Shutdown);
+  }
+
+  private open(transport: Transport): Session {
+    const session = new Session(this.sessionContext, transport);
+    this.sessions.add(session);
+    if (this.drain !== undefined) queueMicrotask(() => session.close(DisconnectCode.Shutdown));
+    return session;
   }
 
   /** Answers the gateway's HTTP endpoints; false if the request is not for one of them. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    const fail = (err: unknown) => {
+      this.logger.error({ err, path }, 'request handler failed');
+      if (!res.headersSent) sendText(res, 500, 'internal server error');
+    };
     if (path === '/api' || path.startsWith('/api/')) {
-      this.api(req, res, url).catch((err: unknown) => {
-        this.logger.error({ err }, 'api handler failed');
-        if (!res.headersSent) sendText(res, 500, 'internal server error');
-      });
+      this.api(req, res, url).catch(fail);
       return true;
     }
     switch (path) {
+      case UNI_SSE_PATH:
+        this.uni(req, res, url, 'uni_sse').catch(fail);
+        return true;
+      case UNI_HTTP_STREAM_PATH:
+        this.uni(req, res, url, 'uni_http_stream').catch(fail);
+        return true;
       case '/health':
         sendJson(res, 200, { status: 'ok' });
         return true;
@@ -281,7 +308,7 @@ function pathOf(req: IncomingMessage): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-function refuseUpgrade(socket: Duplex, status: number, text: string, retryAfter?: number): void {
+function refuseUpgrade(socket: Duplex, status: number, retryAfter?: number): void {
   const retry = retryAfter === undefined ? '' : `Retry-After: ${retryAfter}\r\n`;
-  socket.end(`HTTP/1.1 ${status} ${text}\r\n${retry}Connection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${retry}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }

@@ -101,7 +101,9 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
     client: s.id,
     version: ctx.version,
     ...expiryFields(s, expireAt),
-    ...(pingSeconds > 0 && { ping: pingSeconds, pong: true }),
+    ...(pingSeconds > 0 && { ping: pingSeconds }),
+    ...(pingSeconds > 0 && s.transport.bidirectional && { pong: true }),
+    ...(!s.transport.bidirectional && { session: s.id }),
   };
   const body = subs.length > 0 ? withRawField(JSON.stringify(result), 'subs', `{${subs.join(',')}}`) : JSON.stringify(result);
   s.reply(`{"id":${id},"connect":${body}}`);

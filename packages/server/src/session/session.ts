@@ -165,9 +165,14 @@ export class Session implements NodeClient {
   }
 
   private ping(): void {
-    this.pingSentAt = this.ctx.clock();
     this.ctx.traffic.messagesOut.ping += 1;
     this.enqueue(PING);
+    if (!this.transport.bidirectional) {
+      // Unidirectional clients cannot answer; the ping only keeps their stream alive.
+      this.heartbeat = setTimeout(() => this.ping(), this.ctx.client.pingInterval);
+      return;
+    }
+    this.pingSentAt = this.ctx.clock();
     this.heartbeat = setTimeout(() => this.afterPongDeadline(), this.ctx.client.pongTimeout);
   }
 

@@ -1,6 +1,8 @@
 /** What a session needs from the socket it speaks over (WebSocket today; SSE and HTTP streaming later). */
 export interface Transport {
   readonly name: string;
+  /** Whether the client can send after connect (and so answer pings with pongs). */
+  readonly bidirectional: boolean;
   readonly remoteAddress: string;
   /** Bytes handed to the transport but not yet on the wire. */
   readonly bufferedBytes: number;

@@ -11,6 +11,7 @@ const textFrame = { binary: false } as const;
 /** A session's view of one `ws` socket. */
 export class WebSocketTransport implements Transport {
   readonly name = 'websocket';
+  readonly bidirectional = true;
 
   constructor(
     private readonly ws: WebSocket,
