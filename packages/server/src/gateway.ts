@@ -15,9 +15,10 @@ import { parseConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { Admission } from './core/admission.js';
 import { type Clock, systemClock } from './core/clock.js';
-import { Namespaces } from './config/namespaces.js';
+import { historyLimits, Namespaces } from './config/namespaces.js';
 import { TrafficStats } from './core/traffic.js';
 import { demoPage, sdkBundlePath } from './demo/page.js';
+import { Fleet } from './fleet.js';
 import { type DisconnectFilter, Node } from './node.js';
 import { type Spread, spreadOver } from './ops/drain.js';
 import { createLogger, type Logger } from './ops/logger.js';
@@ -70,6 +71,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   readonly config: Config;
   readonly logger: Logger;
   readonly node: Node;
+  readonly fleet: Fleet;
   readonly metrics: Metrics;
   private readonly sessions = new Set<Session>();
   private readonly sessionContext: SessionContext;
@@ -92,14 +94,21 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.logger = options.logger ?? createLogger(config.logLevel);
     const broker = createBroker(config.broker, { clock, idempotencyWindowMs: config.api.idempotencyWindow });
     const traffic = new TrafficStats();
+    const namespaces = new Namespaces(config.channel);
     this.node = new Node(config.name ?? `${hostname()}-${process.pid}`, broker, this.logger, clock, {
       delivered: (count, publishedAt) => {
         traffic.messagesOut.push += count;
         this.metrics.deliveryLatency.observe((clock() - publishedAt) / 1000);
       },
+      control: (message) => this.fleet.onControl(message),
+      brokerHealth: (up) => this.metrics.brokerUp.set(up ? 1 : 0),
+      historyOf: (channel) => {
+        const found = namespaces.ofChannel(channel);
+        return found === undefined ? undefined : historyLimits(found.ns);
+      },
     });
-    this.metrics = new Metrics(() => this.node.stats(), traffic);
-    const namespaces = new Namespaces(config.channel);
+    this.fleet = new Fleet(this.node, { announceIntervalMs: config.fleet.announceInterval, nodeTtlMs: config.fleet.nodeTtl, version }, this.logger, clock);
+    this.metrics = new Metrics(() => this.node.stats(), traffic, () => this.fleet.nodes().length);
     this.sessionContext = {
       node: this.node,
       namespaces,
@@ -123,7 +132,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.admission = new Admission(config.admission, clock, this.random);
     this.wss = createWebSocketServer(config.client.maxFrameBytes);
     this.originAllowed = originChecker(config.client.allowedOrigins);
-    const apiContext: ApiContext = { node: this.node, namespaces, metrics: this.metrics, version };
+    const apiContext: ApiContext = { node: this.node, fleet: this.fleet, namespaces, metrics: this.metrics };
     this.api = createApiHandler(apiContext, config.api, this.logger);
     this.uni = createUniHandler({
       maxRequestBytes: config.client.maxFrameBytes,
@@ -145,6 +154,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   static async create(options: GatewayOptions = {}): Promise<Gateway> {
     const gateway = new Gateway(options);
     await gateway.node.start();
+    gateway.fleet.start();
     if (options.server !== undefined) gateway.attach(options.server, options.serveHttp ?? false);
     return gateway;
   }
@@ -161,8 +171,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
   }
 
+  /** Ready to take connections: not draining, and the broker is reachable. */
   get ready(): boolean {
-    return this.drain === undefined;
+    return this.drain === undefined && this.node.brokerUp;
   }
 
   /** Origin and admission checks before a connection is taken; counted by reason. */
@@ -231,7 +242,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         sendJson(res, 200, { status: 'ok' });
         return true;
       case '/ready':
-        sendJson(res, this.ready ? 200 : 503, { status: this.ready ? 'ready' : 'draining' });
+        sendJson(res, this.ready ? 200 : 503, { status: this.ready ? 'ready' : this.drain !== undefined ? 'draining' : 'broker unreachable' });
         return true;
       case '/metrics':
         this.metrics.registry.metrics().then(
@@ -269,9 +280,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return result;
   }
 
-  /** Disconnects a user's connections on this node (default code 3503, no reconnect). */
-  disconnect(filter: DisconnectFilter, code: number = DisconnectCode.ForceNoReconnect, reason?: string): number {
-    return this.node.disconnect(filter, code, reason);
+  /** Disconnects a user's connections on every node of the fleet (default code 3503, no reconnect). */
+  disconnect(filter: DisconnectFilter, code: number = DisconnectCode.ForceNoReconnect, reason?: string): Promise<void> {
+    return this.fleet.disconnect(filter, code, reason);
   }
 
   /**
@@ -290,6 +301,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const spread = spreadOver([...this.sessions], window, this.random, (s) => s.close(DisconnectCode.Shutdown));
     const closed = spread.done.then(async () => {
       for (const s of [...this.sessions]) s.close(DisconnectCode.Shutdown);
+      await this.fleet.stop();
       await this.node.close();
       this.wss.close();
     });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientInfo } from '@fleetgate/protocol';
 import type { Logger } from 'pino';
-import type { Broker, HistoryLimits, HistoryQuery, HistoryResult, Publication, PublishResult } from './broker/broker.js';
+import type { Broker, HistoryLimits, HistoryQuery, HistoryResult, Publication, PublishResult, StreamPosition } from './broker/broker.js';
 import type { Clock } from './core/clock.js';
 import { MultiMap } from './core/multimap.js';
 import { encodePublicationPush } from './core/encode.js';
@@ -12,6 +12,8 @@ export interface NodeClient {
   readonly user: string;
   /** Receives a publication and its encoded push; false when the client does not take it. */
   deliver(channel: string, frame: Buffer, pub: Publication): boolean;
+  /** The stream is at `top`: a positioned subscription that is behind must recover. */
+  checkPosition(channel: string, top: StreamPosition): void;
   disconnect(code: number, detail?: string): void;
 }
 
@@ -37,9 +39,16 @@ export interface DisconnectFilter {
   readonly whitelist?: readonly string[];
 }
 
-/** Told about every fan-out, for metrics. */
-export interface DeliveryObserver {
+/** What the node reports to the rest of the gateway. */
+export interface NodeHooks {
+  /** After every fan-out, for metrics. */
   delivered(count: number, publishedAt: number): void;
+  /** A fleet control message arrived from the broker. */
+  control(message: string): void;
+  /** The broker became reachable or unreachable. */
+  brokerHealth(up: boolean): void;
+  /** History limits of a channel, or undefined when it keeps no history. */
+  historyOf(channel: string): HistoryLimits | undefined;
 }
 
 /**
@@ -62,13 +71,44 @@ export class Node {
     private readonly broker: Broker,
     private readonly logger: Logger,
     private readonly clock: Clock,
-    private readonly observer: DeliveryObserver,
+    private readonly hooks: NodeHooks,
   ) {
     this.startedAt = clock();
   }
 
+  /** Whether the broker is reachable (readiness). */
+  brokerUp = false;
+
   start(): Promise<void> {
-    return this.broker.start({ onPublication: (channel, pub) => this.deliver(channel, pub) });
+    return this.broker.start({
+      onPublication: (channel, pub) => this.deliver(channel, pub),
+      onControl: (message) => this.hooks.control(message),
+      onResync: () => {
+        this.resync().catch((err: unknown) => this.logger.error({ err }, 'resync after broker reconnect failed'));
+      },
+      onHealth: (up) => {
+        if (up !== this.brokerUp) this.logger[up ? 'info' : 'error']({ broker: up ? 'up' : 'down' }, up ? 'broker reachable' : 'broker unreachable');
+        this.brokerUp = up;
+        this.hooks.brokerHealth(up);
+      },
+    });
+  }
+
+  publishControl(message: string): Promise<void> {
+    return this.broker.publishControl(message);
+  }
+
+  /**
+   * After delivery was interrupted: reads the top of every local channel with history
+   * and lets each subscriber compare it with its position (behind = recover).
+   */
+  async resync(): Promise<void> {
+    for (const channel of [...this.hub.keys()]) {
+      const limits = this.hooks.historyOf(channel);
+      if (limits === undefined) continue;
+      const { position } = await this.broker.history(channel, { limit: 0, metaTtlMs: limits.metaTtlMs });
+      for (const client of [...(this.hub.get(channel) ?? [])]) client.checkPosition(channel, position);
+    }
   }
 
   get uptimeSeconds(): number {
@@ -173,6 +213,6 @@ export class Node {
     const frame = Buffer.from(encodePublicationPush(channel, pub));
     let count = 0;
     for (const client of subscribers) if (client.deliver(channel, frame, pub)) count++;
-    this.observer.delivered(count, pub.publishedAt);
+    this.hooks.delivered(count, pub.publishedAt);
   }
 }

@@ -46,7 +46,7 @@ it('mounts on an existing http.Server: the app keeps its routes and publishes di
   const disconnectedUsers: string[] = [];
   gateway.on('disconnect', (e) => disconnectedUsers.push(e.user));
   const disconnected = next(client, 'disconnected');
-  expect(gateway.disconnect({ user: 'alice' })).toBe(1);
+  await gateway.disconnect({ user: 'alice' });
   expect((await disconnected).code).toBe(3503);
   expect(disconnectedUsers).toEqual(['alice']);
 });

@@ -5,15 +5,16 @@ import { historyLimits, type Namespaces } from '../config/namespaces.js';
 import type { NamespaceOptions } from '../config/schema.js';
 import { globToRegExp } from '../core/glob.js';
 import { ReplyError } from '../errors.js';
+import type { Fleet } from '../fleet.js';
 import type { Node } from '../node.js';
 import type { Metrics } from '../ops/metrics.js';
 
 /** What the server API acts on. */
 export interface ApiContext {
   readonly node: Node;
+  readonly fleet: Fleet;
   readonly namespaces: Namespaces;
   readonly metrics: Metrics;
-  readonly version: string;
 }
 
 const channel = z.string().min(1, 'channel is required');
@@ -133,7 +134,8 @@ const handlers: { [M in ApiMethod]: (ctx: ApiContext, body: z.output<(typeof sch
 
   disconnect: async (ctx, body) => {
     const code = body.disconnect?.code ?? DisconnectCode.ForceNoReconnect;
-    ctx.node.disconnect({ user: body.user, ...(body.client && { client: body.client }), ...(body.whitelist && { whitelist: body.whitelist }) }, code, body.disconnect?.reason);
+    const filter = { user: body.user, ...(body.client && { client: body.client }), ...(body.whitelist && { whitelist: body.whitelist }) };
+    await ctx.fleet.disconnect(filter, code, body.disconnect?.reason);
     return {};
   },
 
@@ -156,23 +158,7 @@ const handlers: { [M in ApiMethod]: (ctx: ApiContext, body: z.output<(typeof sch
     return {};
   },
 
-  info: async (ctx) => {
-    const stats = ctx.node.stats();
-    return {
-      nodes: [
-        {
-          uid: ctx.node.id,
-          name: ctx.node.name,
-          version: ctx.version,
-          num_clients: stats.clients,
-          num_users: stats.users,
-          num_channels: stats.channels,
-          num_subs: stats.subscriptions,
-          uptime: ctx.node.uptimeSeconds,
-        },
-      ],
-    };
-  },
+  info: async (ctx) => ({ nodes: ctx.fleet.nodes() }),
 
   channels: async (ctx, body) => {
     const pattern = body.pattern ? globToRegExp(body.pattern) : undefined;

@@ -55,6 +55,15 @@ export interface HistoryResult {
 /** What a broker tells the node it serves. */
 export interface BrokerHandler {
   onPublication(channel: string, publication: Publication): void;
+  /** A fleet control message (node announcements, fleet-wide commands), from any node including this one. */
+  onControl(message: string): void;
+  /**
+   * Delivery was interrupted (connection to the broker lost and regained): publications
+   * of any subscribed channel may have been missed, so positions must be checked.
+   */
+  onResync(): void;
+  /** The broker became reachable (true) or unreachable (false). */
+  onHealth(up: boolean): void;
 }
 
 /**
@@ -72,6 +81,8 @@ export interface Broker {
   unsubscribe(channels: readonly string[]): Promise<void>;
   history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
   removeHistory(channel: string): Promise<void>;
+  /** Sends a control message to every node of the fleet (this one included). */
+  publishControl(message: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -32,6 +32,7 @@ export class MemoryBroker implements Broker {
 
   async start(handler: BrokerHandler): Promise<void> {
     this.handler = handler;
+    handler.onHealth(true);
     this.sweeper = setInterval(() => this.streams.sweep(), sweepIntervalMs).unref();
   }
 
@@ -65,6 +66,10 @@ export class MemoryBroker implements Broker {
 
   async removeHistory(channel: string): Promise<void> {
     this.streams.remove(channel);
+  }
+
+  async publishControl(message: string): Promise<void> {
+    this.handler?.onControl(message);
   }
 
   async close(): Promise<void> {

@@ -68,6 +68,12 @@ export const configSchema = z.strictObject({
       acceptRate: limit(0, 'New connections per second this node accepts (token bucket, burst = one second); above it 503 + Retry-After. 0: no limit.'),
     })
     .prefault({}),
+  fleet: z
+    .strictObject({
+      announceInterval: duration('5s', 'How often a node announces itself (id, name, connections, uptime) to the fleet over the broker.'),
+      nodeTtl: duration('15s', 'A node not heard from for this long is dropped from the fleet (/api/info).'),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       drainWindow: duration('30s', 'Window over which clients are disconnected on drain.'),

@@ -70,7 +70,9 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
-  constructor(stats: () => NodeStats, traffic: TrafficStats) {
+  readonly brokerUp = new Gauge({ name: 'fleetgate_broker_up', help: '1 while the broker is reachable, 0 while it is not.', registers: [this.registry] });
+
+  constructor(stats: () => NodeStats, traffic: TrafficStats, fleetSize: () => number) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fleetgate_' });
     const gauge = (name: string, help: string, read: (s: NodeStats) => number) =>
       new Gauge({
@@ -85,6 +87,7 @@ export class Metrics {
     gauge('fleetgate_users', 'Distinct users connected to this node.', (s) => s.users);
     gauge('fleetgate_channels', 'Channels with local subscribers.', (s) => s.channels);
     gauge('fleetgate_subscriptions', 'Client subscriptions on this node.', (s) => s.subscriptions);
+    gauge('fleetgate_fleet_nodes', 'Live nodes of the fleet this node knows of (itself included).', () => fleetSize());
 
     this.fromTraffic('fleetgate_frames_sent_total', 'WebSocket frames written (each holds one or more messages).', () => traffic.framesOut);
     this.fromTraffic('fleetgate_bytes_sent_total', 'Bytes of frames written.', () => traffic.bytesOut);

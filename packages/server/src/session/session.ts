@@ -235,6 +235,14 @@ export class Session implements NodeClient {
     return true;
   }
 
+  /** NodeClient: after a broker interruption, a positioned subscription behind `top` recovers. */
+  checkPosition(channel: string, top: StreamPosition): void {
+    const state = this.channels.get(channel);
+    const position = state?.position;
+    if (state === undefined || position === undefined || state.early !== undefined) return;
+    if (top.epoch !== position.epoch || top.offset > position.offset) this.lostPosition(channel, state);
+  }
+
   /** Ends a subscription's early buffering: what arrived meanwhile follows the reply, in order. */
   releaseEarly(channel: string): void {
     const state = this.channels.get(channel);
