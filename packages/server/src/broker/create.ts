@@ -1,5 +1,6 @@
 import { type Broker, BrokerError, type BrokerOptions } from './broker.js';
 import { MemoryBroker } from './memory.js';
+import { RedisBroker } from './redis/redis-broker.js';
 
 /** Builds the broker a URL names. */
 export function createBroker(url: string, options: BrokerOptions): Broker {
@@ -7,7 +8,11 @@ export function createBroker(url: string, options: BrokerOptions): Broker {
   switch (scheme) {
     case 'memory':
       return new MemoryBroker(options);
+    case 'redis':
+    case 'rediss':
+      // Several shards: "redis://a:6379,redis://b:6379".
+      return new RedisBroker(url.split(',').map((u) => u.trim()), options);
     default:
-      throw new BrokerError(`unsupported broker "${url}" (supported: memory://)`);
+      throw new BrokerError(`unsupported broker "${url}" (supported: memory://, redis://)`);
   }
 }
