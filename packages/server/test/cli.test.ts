@@ -1,19 +1,17 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { jwtVerify } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mintConnectToken } from '../src/auth/jwt.js';
 import { RawClient } from './helpers.js';
+import { bin, cleanEnv, GatewayProcess, root } from './process-helpers.js';
 
 /**
  * These tests run the BUILT CLI (`packages/server/bin/fleetgate.js` → `dist/`), as a user
  * would; `npm test` builds first with `tsc -b`.
  */
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/server/bin/fleetgate.js');
 const packageVersion = (JSON.parse(readFileSync(join(root, 'packages/server/package.json'), 'utf8')) as { version: string }).version;
 const SECRET = 'cli-test-secret-long-enough-for-hs256';
 
@@ -50,13 +48,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The parent's env without FLEETGATE_* variables, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FLEETGATE_')) env[k] = v;
-  return { ...env, ...extra };
-}
-
 let fileCount = 0;
 function configFile(content: unknown): string {
   const file = join(dir, `config-${++fileCount}.json`);
@@ -87,79 +78,11 @@ function run(args: string[], env: Record<string, string> = {}, timeoutMs = 10_00
   });
 }
 
-/** A long-running `fleetgate serve`, killed in afterEach if a test leaves it running. */
-class Server {
-  readonly child: ChildProcessWithoutNullStreams;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly watchers: (() => void)[] = [];
-
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [bin, 'serve', ...args], { cwd: root, env: cleanEnv(env) });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-    const onData = () => this.watchers.forEach((w) => w());
-    this.child.stdout.on('data', (d: Buffer) => {
-      this.stdout += d.toString();
-      onData();
-    });
-    this.child.stderr.on('data', (d: Buffer) => {
-      this.stderr += d.toString();
-      onData();
-    });
-    servers.add(this);
-    void this.exited.then(() => onData());
-  }
-
-  /** JSON log lines printed so far. */
-  logs(): Record<string, unknown>[] {
-    return this.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  }
-
-  /** Resolves once `predicate` holds for the output; rejects if the process exits first or `ms` pass. */
-  waitFor<T>(label: string, predicate: () => T | undefined, ms = 10_000): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`timed out waiting for ${label}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)), ms);
-      const check = () => {
-        const value = predicate();
-        if (value !== undefined) return done(undefined, value);
-        if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          done(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before ${label}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`));
-        }
-      };
-      const done = (err: Error | undefined, value?: T) => {
-        clearTimeout(timer);
-        const i = this.watchers.indexOf(check);
-        if (i !== -1) this.watchers.splice(i, 1);
-        if (err) reject(err);
-        else resolve(value as T);
-      };
-      this.watchers.push(check);
-      check();
-    });
-  }
-
-  /** The port from the `fleetgate listening` log line. */
-  port(): Promise<number> {
-    return this.waitFor('the "fleetgate listening" log line', () => {
-      const line = this.logs().find((l) => l['msg'] === 'fleetgate listening');
-      return typeof line?.['port'] === 'number' ? line['port'] : undefined;
-    });
-  }
-
-  exitWithin(ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`fleetgate serve did not exit within ${ms} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)), ms);
-    });
-    return Promise.race([this.exited, timeout]).finally(() => clearTimeout(timer));
-  }
-}
-
-const servers = new Set<Server>();
+const servers = new Set<GatewayProcess>();
+const track = (server: GatewayProcess): GatewayProcess => {
+  servers.add(server);
+  return server;
+};
 const clients: RawClient[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
@@ -272,7 +195,7 @@ describe('fleetgate serve', () => {
     configFile({ port: 8000, host: '127.0.0.1', logLevel: 'info', client: { token: { hmacSecret: SECRET } }, shutdown: { drainWindow } });
 
   it('listens on FLEETGATE_PORT=0, closes clients with 3001 on SIGTERM and exits 0', async () => {
-    const server = new Server(['--config', serveConfig('200ms')], { FLEETGATE_PORT: '0' });
+    const server = track(new GatewayProcess(['--config', serveConfig('200ms')], { FLEETGATE_PORT: '0' }));
     const port = await server.port();
     expect(port).not.toBe(8000); // the env overrides the file
     const client = await rawClient(port);
@@ -284,7 +207,7 @@ describe('fleetgate serve', () => {
   });
 
   it('a second SIGTERM during a long drain exits promptly with 0', async () => {
-    const server = new Server(['--config', serveConfig('60s')], { FLEETGATE_PORT: '0' });
+    const server = track(new GatewayProcess(['--config', serveConfig('60s')], { FLEETGATE_PORT: '0' }));
     const port = await server.port();
     // Two clients: with a 60 s window the drain would close them at 30 s and 60 s.
     const first = await rawClient(port);
@@ -302,7 +225,7 @@ describe('fleetgate serve', () => {
   });
 
   it('--demo prints a banner with a token, an API key, a curl line and the /demo URL, and serves the demo', async () => {
-    const server = new Server(['--demo'], { FLEETGATE_PORT: '0' });
+    const server = track(new GatewayProcess(['--demo'], { FLEETGATE_PORT: '0' }));
     const port = await server.port();
     const banner = await server.waitFor('the demo banner', () => (/^\s+-d '\{"channel"/m.test(server.stdout) ? server.stdout : undefined));
     const tokenValue = /Token:\s+(\S+)/.exec(banner)?.[1];

@@ -45,7 +45,7 @@ it('mounts on an existing http.Server: the app keeps its routes and publishes di
 
   const disconnectedUsers: string[] = [];
   gateway.on('disconnect', (e) => disconnectedUsers.push(e.user));
-  const disconnected = next(client, 'disconnected');
+  const disconnected = next<{ code: number }>(client, 'disconnected');
   await gateway.disconnect({ user: 'alice' });
   expect((await disconnected).code).toBe(3503);
   expect(disconnectedUsers).toEqual(['alice']);
