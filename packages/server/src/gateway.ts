@@ -132,7 +132,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.admission = new Admission(config.admission, clock, this.random);
     this.wss = createWebSocketServer(config.client.maxFrameBytes);
     this.originAllowed = originChecker(config.client.allowedOrigins);
-    const apiContext: ApiContext = { node: this.node, fleet: this.fleet, namespaces, metrics: this.metrics };
+    const apiContext: ApiContext = { node: this.node, fleet: this.fleet, namespaces, metrics: this.metrics, maxPublicationBytes: config.api.maxPublicationBytes };
     this.api = createApiHandler(apiContext, config.api, this.logger);
     this.uni = createUniHandler({
       maxRequestBytes: config.client.maxFrameBytes,

@@ -15,6 +15,7 @@ export interface ApiContext {
   readonly fleet: Fleet;
   readonly namespaces: Namespaces;
   readonly metrics: Metrics;
+  readonly maxPublicationBytes: number;
 }
 
 const channel = z.string().min(1, 'channel is required');
@@ -63,7 +64,17 @@ function parse<M extends ApiMethod>(method: M, body: unknown): z.output<(typeof 
   throw new ReplyError(ErrorCode.BadRequest, `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
 }
 
-function rawData(body: { data?: unknown; b64data?: string | undefined }): string {
+/** The payload as raw JSON text, refused when larger than `api.maxPublicationBytes`. */
+function rawData(ctx: ApiContext, body: { data?: unknown; b64data?: string | undefined }): string {
+  const data = payloadText(body);
+  const size = Buffer.byteLength(data);
+  if (size > ctx.maxPublicationBytes) {
+    throw new ReplyError(ErrorCode.BadRequest, `publication data is ${size} bytes, above api.maxPublicationBytes (${ctx.maxPublicationBytes})`);
+  }
+  return data;
+}
+
+function payloadText(body: { data?: unknown; b64data?: string | undefined }): string {
   if (body.b64data !== undefined) {
     const text = Buffer.from(body.b64data, 'base64').toString('utf8');
     try {
@@ -125,10 +136,10 @@ export function asReplyError(err: unknown): ReplyError {
 }
 
 const handlers: { [M in ApiMethod]: (ctx: ApiContext, body: z.output<(typeof schemas)[M]>) => Promise<unknown> } = {
-  publish: (ctx, body) => publishOne(ctx, body.channel, body, rawData(body)),
+  publish: (ctx, body) => publishOne(ctx, body.channel, body, rawData(ctx, body)),
 
   broadcast: async (ctx, body) => {
-    const data = rawData(body);
+    const data = rawData(ctx, body);
     return { responses: await Promise.all(body.channels.map((ch) => settle(() => publishOne(ctx, ch, body, data)))) };
   },
 

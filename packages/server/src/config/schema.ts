@@ -59,6 +59,7 @@ export const configSchema = z.strictObject({
       key: z.string().optional().describe('Server API key, sent as `X-API-Key` or `Authorization: apikey <key>`.'),
       insecure: flag(false, 'Serve the API without a key. Never on a reachable port.'),
       maxBodyBytes: limit(10_485_760, 'Largest API request body; larger is HTTP 413.'),
+      maxPublicationBytes: limit(1_048_576, 'Largest publication payload (JSON bytes) the API accepts; larger is error 107, before anything reaches the broker.'),
       idempotencyWindow: duration('5m', 'How long `idempotency_key` of publish is remembered.'),
     })
     .prefault({}),

@@ -77,23 +77,31 @@ export class RedisBroker implements Broker {
       }),
     };
     sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    let wasReady = false;
+    let everUp = false;
     const health = () => {
       const up = cmd.status === 'ready' && sub.status === 'ready';
       if (shard.up === up) return;
       shard.up = up;
       this.reportHealth();
+      if (!up) return;
+      if (everUp) this.resyncAfterReconnect(sub);
+      everUp = true;
     };
-    sub.on('ready', () => {
-      health();
-      // ioredis resubscribes on reconnect; what was published meanwhile was missed.
-      if (wasReady) this.handler?.onResync();
-      wasReady = true;
-    });
-    cmd.on('ready', health);
-    for (const client of [cmd, sub]) for (const event of ['close', 'end'] as const) client.on(event, health);
+    for (const client of [cmd, sub]) for (const event of ['ready', 'close', 'end'] as const) client.on(event, health);
     for (const client of [cmd, sub]) client.on('error', () => undefined); // reconnects are handled; health tells
     return shard;
+  }
+
+  /**
+   * ioredis resubscribes on reconnect; what was published meanwhile was missed. A PING on
+   * the subscriber connection answers after the resubscribe, so the node then compares
+   * positions with subscriptions already live again.
+   */
+  private resyncAfterReconnect(sub: Redis): void {
+    sub.ping().then(
+      () => this.handler?.onResync(),
+      () => undefined, // lost again: the next reconnect resyncs
+    );
   }
 
   private reportHealth(): void {
