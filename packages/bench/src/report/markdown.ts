@@ -1,0 +1,125 @@
+import type { BenchReport, TargetResult } from '../types.js';
+import { bytes, ms, num } from './format.js';
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function params(report: BenchReport): string {
+  const p = report.params;
+  const traffic = report.scenario === 'idle' ? [] : [`${num(p.rate, p.rate % 1 === 0 ? 0 : 1)} msg/s`, `${num(p.size)} B`];
+  const parts = [`${num(p.connections)} connections`, ...traffic, `${p.duration_s} s`];
+  if (p.room_size !== undefined) parts.push(`rooms of ${p.room_size}`);
+  if (p.churn_rate !== undefined) parts.push(`churn ${p.churn_rate}/s`);
+  if (p.slow_share !== undefined) parts.push(`${num(p.slow_share * 100, 0)}% slow`);
+  if (p.drop !== undefined) parts.push(`dropped by the ${p.drop}`);
+  return parts.join(', ');
+}
+
+function mainRow(r: TargetResult): string[] {
+  const l = r.latency_ms;
+  return [
+    r.target,
+    num(r.deliveries_per_s),
+    num(r.server_cpu_us_per_delivery, 2),
+    num(r.server_cpu_pct, 0),
+    ms(l?.p50),
+    ms(l?.p90),
+    ms(l?.p99),
+    ms(l?.p999),
+    ms(l?.max),
+    `${num(r.loss)} / ${num(r.duplicates)} / ${num(r.reordered)}`,
+    bytes(r.rss_bytes_per_conn),
+    bytes(r.heap_bytes_per_conn),
+    num(r.generator_cpu_pct, 0),
+    num(r.generator_core_busy_pct, 0),
+    num(r.server_core_busy_pct, 0),
+    num(r.machine_busy_pct, 0),
+    r.unreliable ? '**unreliable**' : 'ok',
+  ];
+}
+
+const mainHeader = [
+  'target',
+  'deliveries/s',
+  'server CPU µs/delivery',
+  'server CPU %',
+  'p50 ms',
+  'p90 ms',
+  'p99 ms',
+  'p99.9 ms',
+  'max ms',
+  'loss / dup / reord',
+  'RSS/conn',
+  'heap/conn',
+  'gen CPU %',
+  'gen core busy %',
+  'server core busy %',
+  'machine busy %',
+  'generator',
+];
+
+function extras(results: readonly TargetResult[]): string[] {
+  const out: string[] = [];
+  const storms = results.filter((r) => r.storm !== undefined);
+  if (storms.length > 0) {
+    out.push(
+      '### Storm',
+      '',
+      table(
+        ['target', 'clients', 'back', '99% back after s', 'all back after s', 'reconnect attempts', 'steady RSS', 'peak RSS', 'peak / steady'],
+        storms.map((r) => {
+          const s = r.storm;
+          return s === undefined
+            ? []
+            : [r.target, num(s.clients), num(s.back_count), num(s.back_99pct_s, 2), num(s.back_all_s, 2), num(s.reconnect_attempts), bytes(s.steady_rss_bytes), bytes(s.peak_rss_bytes), num(s.peak_over_steady, 2)];
+        }),
+      ),
+    );
+  }
+  const slows = results.filter((r) => r.slow !== undefined);
+  if (slows.length > 0) {
+    out.push(
+      '### Slow subscribers',
+      '',
+      table(
+        ['target', 'slow clients', 'deliveries', 'loss', 'disconnected', 'p50 ms', 'p99 ms', 'max ms'],
+        slows.map((r) => {
+          const s = r.slow;
+          return s === undefined ? [] : [r.target, num(s.clients), num(s.deliveries), num(s.loss), num(s.disconnected), ms(s.latency_ms?.p50), ms(s.latency_ms?.p99), ms(s.latency_ms?.max)];
+        }),
+      ),
+    );
+  }
+  const churns = results.filter((r) => r.churn !== undefined);
+  if (churns.length > 0) {
+    out.push(
+      '### Churn',
+      '',
+      table(
+        ['target', 'opened', 'closed', 'failed'],
+        churns.map((r) => (r.churn === undefined ? [] : [r.target, num(r.churn.opened), num(r.churn.closed), num(r.churn.failed)])),
+      ),
+    );
+  }
+  return out.flatMap((block) => [block, '']);
+}
+
+/** The report as markdown: parameters, the main table, scenario extras, and what each column means. */
+export function renderMarkdown(report: BenchReport): string {
+  const m = report.machine;
+  return [
+    `## ${report.scenario}: ${params(report)}`,
+    '',
+    `\`${report.command}\` — ${report.started_at}, ${m.cpus} cores, Node ${m.node}, ${m.pinned ? 'server on core 0, generators on core 1' : 'not pinned'}`,
+    '',
+    table(mainHeader, report.results.map(mainRow)),
+    '',
+    ...extras(report.results),
+    'Latency is publish-to-receive (the send stamp in each message to its arrival), fast subscribers only. ' +
+      'Loss, duplicates and reordering are counted per subscriber. Server CPU is the server process only (/proc). ' +
+      '"unreliable": the generator core was above 85% busy, so the load generators, not the server, may have set the numbers.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,23 @@
+import { createGateway } from '@fleetgate/server';
+import { runTarget } from './harness.js';
+
+/** Fleetgate as an embedded gateway, configured for load: no auth, open channels, rare pings. */
+await runTarget(async (server) => {
+  await createGateway({
+    server,
+    serveHttp: true,
+    config: {
+      logLevel: 'silent',
+      client: {
+        insecure: true,
+        maxSubscriptions: 1024,
+        // Pings every 25 s would land inside short runs at random; the bench is about publications.
+        pingInterval: '1h',
+        // The open-loop publisher pipelines frames; a server stall delivers many in one read,
+        // and the abuse limit (64) would close the publisher with 3013. The others have no such limit.
+        maxPendingFrames: 100_000,
+      },
+      channel: { defaults: { allowSubscribeForClient: true, allowPublishForClient: true } },
+    },
+  });
+});
