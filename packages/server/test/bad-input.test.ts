@@ -82,6 +82,34 @@ describe('malformed frames close with 3501', () => {
   });
 });
 
+describe('frames piling up behind a slow command', () => {
+  it('more than client.maxPendingBytes waiting behind a pending connect closes with 3013', async () => {
+    const gw = await res.gateway(withClient({ maxPendingBytes: 4096 }));
+    const client = await res.client(gw.wsUrl);
+    // One burst: the token check keeps the connect pending while the rest arrive.
+    client.send({ id: 1, connect: { token: await token('alice') } });
+    for (let i = 0; i < 10; i++) client.send({ id: 2 + i, publish: { channel: 'news', data: { pad: 'x'.repeat(1000) } } });
+    expect(await closeOf(client)).toEqual({ code: 3013, reason: 'too many requests' });
+  });
+
+  it('the same burst within the limit is served in order (control)', async () => {
+    const gw = await res.gateway(withClient({ maxPendingBytes: 64 * 1024 }));
+    const client = await res.client(gw.wsUrl);
+    client.send({ id: 1, connect: { token: await token('alice') } });
+    client.send({ id: 2, subscribe: { channel: 'news' } });
+    for (let i = 0; i < 10; i++) client.send({ id: 3 + i, publish: { channel: 'news', data: { pad: 'x'.repeat(1000) } } });
+    const replies: number[] = [];
+    const readReplies = async () => {
+      while (replies.length < 12) {
+        const m = await client.nextNonPing();
+        if (m.kind === 'result') replies.push(m.id);
+      }
+    };
+    await within(readReplies(), 5000, 'twelve replies');
+    expect(replies).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+});
+
 describe('commands in the wrong place', () => {
   it('an unknown method with an id gets error 104 and the connection stays usable', async () => {
     const gw = await res.gateway(open);

@@ -116,6 +116,12 @@ describe('fleetgate (usage)', () => {
     expect(out.stdout.trim()).toBe(packageVersion);
   });
 
+  it('bench delegates to the benchmark package', async () => {
+    const out = await run(['bench', '--help']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('Scenarios: idle, broadcast, rooms, churn, storm, slow');
+  });
+
   it('--help prints the usage and exits 0', async () => {
     const out = await run(['--help']);
     expect(out.code).toBe(0);

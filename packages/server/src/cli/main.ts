@@ -11,6 +11,7 @@ const usage = `fleetgate ${version}: a Centrifugo-compatible real-time WebSocket
 Usage:
   fleetgate serve [--port N] [--config FILE] [--broker URL] [--demo]
   fleetgate token --user ID [--ttl SECONDS] [--info JSON] [--channels a,b] [--config FILE]
+  fleetgate bench <scenario> [--connections N] [--rate R] [--size BYTES] [--duration S] [--targets …] [--out DIR]
   fleetgate check-config FILE
   fleetgate config-docs [--write README.md]
   fleetgate --help | --version
@@ -139,8 +140,22 @@ async function configDocs(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+/** The bench lives in its own package (it depends on this one): loaded only when asked for. */
+async function bench(args: string[], io: CliIo): Promise<number> {
+  const specifier = '@fleetgate/bench';
+  let module: { runBench(argv: readonly string[]): Promise<number> };
+  try {
+    module = (await import(specifier)) as typeof module;
+  } catch {
+    io.err('fleetgate: the benchmark package @fleetgate/bench is not installed (run it from the repository: npm run bench)\n');
+    return 2;
+  }
+  return module.runBench(args);
+}
+
 const commands: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
   serve,
+  bench,
   token,
   'check-config': checkConfig,
   'config-docs': configDocs,

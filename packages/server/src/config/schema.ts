@@ -47,7 +47,12 @@ export const configSchema = z.strictObject({
       recoveryMaxPublications: limit(300, 'Most publications a subscribe may recover; a longer gap is answered `recovered: false` (never a partial recovery).'),
       historyMaxPublications: limit(300, 'Most publications one `history` call returns (larger limits are cut to this).'),
       maxFrameBytes: limit(65_536, 'Largest WebSocket frame read from a client; larger closes with 1009.'),
-      maxPendingFrames: z.number().int().min(1).default(64).describe('Frames a connection may have waiting while earlier commands run; more closes with 3013.'),
+      maxPendingBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(1_048_576)
+        .describe('Bytes of frames a connection may have waiting while earlier commands run (reading pauses meanwhile); more closes with 3013.'),
       pingInterval: duration('25s', 'Server ping period; the first ping comes at a random point of the first period.'),
       pongTimeout: duration('8s', 'Close with 3012 when the pong for a ping does not arrive within this time.'),
       staleCloseDelay: duration('15s', 'Close a socket with 3502 if it has not sent connect within this time.'),

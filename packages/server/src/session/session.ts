@@ -61,6 +61,7 @@ export class Session implements NodeClient {
 
   private readonly outbound: Outbound;
   private backlog: string[] = [];
+  private backlogBytes = 0;
   private running = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private expiry: NodeJS.Timeout | undefined;
@@ -88,7 +89,9 @@ export class Session implements NodeClient {
     this.ctx.traffic.framesIn += 1;
     this.ctx.traffic.bytesIn += frame.length;
     if (this.running) {
-      if (this.backlog.length >= this.ctx.client.maxPendingFrames) return this.close(DisconnectCode.TooManyRequests, 'too many pending frames');
+      // Frames read in the same socket read arrive before the pause takes hold: bounded in bytes.
+      this.backlogBytes += frame.length;
+      if (this.backlogBytes > this.ctx.client.maxPendingBytes) return this.close(DisconnectCode.TooManyRequests, 'too many pending frames');
       this.backlog.push(frame);
       this.transport.pause();
       return;
@@ -105,6 +108,7 @@ export class Session implements NodeClient {
     while (frame !== undefined && this.state !== 'closed') {
       await this.runFrame(frame);
       frame = this.backlog.shift();
+      if (frame !== undefined) this.backlogBytes -= frame.length;
     }
     this.running = false;
     // Also after a close: the socket must read the client's close reply to finish.
@@ -325,6 +329,7 @@ export class Session implements NodeClient {
     clearTimeout(this.expiry);
     this.outbound.clear();
     this.backlog = [];
+    this.backlogBytes = 0;
     for (const state of this.channels.values()) clearTimeout(state.expiry);
     if (wasConnected) this.ctx.node.unregister(this, this.channels.keys());
     this.channels.clear();
