@@ -28,7 +28,7 @@ import type { SessionContext } from './session/context.js';
 import { FlushScheduler } from './session/flush-scheduler.js';
 import { Session } from './session/session.js';
 import { createUniHandler, UNI_HTTP_STREAM_PATH, UNI_SSE_PATH } from './transport/uni.js';
-import { createWebSocketServer, wantsProtobuf, WebSocketTransport } from './transport/websocket.js';
+import { bindSession, createWebSocketServer, wantsProtobuf, WebSocketTransport } from './transport/websocket.js';
 import type { Transport } from './session/transport.js';
 import { version } from './version.js';
 
@@ -203,13 +203,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return;
     }
     const session = this.open(new WebSocketTransport(ws, req.socket.remoteAddress ?? ''));
-    ws.on('message', (data: Buffer) => session.receive(data.toString('utf8')));
-    ws.on('close', () => session.transportClosed());
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws has already closed with 1009 for an oversized frame; count it as such.
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') session.transportClosed('1009');
-      this.logger.debug({ err, client: session.id }, 'websocket error');
-    });
+    bindSession(ws, session, this.logger);
   }
 
   private open(transport: Transport): Session {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
 import type { Transport } from '../session/transport.js';
 
 export const JSON_SUBPROTOCOL = 'centrifuge-json';
@@ -64,4 +65,37 @@ export function wantsProtobuf(ws: WebSocket, req: IncomingMessage): boolean {
   const url = new URL(req.url ?? '/', 'http://x');
   const format = url.searchParams.get('format') ?? url.searchParams.get('cf_protocol');
   return ws.protocol === PROTOBUF_SUBPROTOCOL || format === 'protobuf';
+}
+
+/** What a socket needs to reach its session; kept on the socket so handlers can be shared. */
+interface SessionSink {
+  receive(frame: string): void;
+  transportClosed(code?: string): void;
+  readonly id: string;
+}
+
+type BoundSocket = WebSocket & { fgSession: SessionSink; fgLogger: Logger };
+
+// One set of handler functions for every socket (they find their session on `this`),
+// instead of three closures per connection.
+function onMessage(this: WebSocket, data: Buffer): void {
+  (this as BoundSocket).fgSession.receive(data.toString('utf8'));
+}
+
+function onClose(this: WebSocket): void {
+  (this as BoundSocket).fgSession.transportClosed();
+}
+
+function onError(this: WebSocket, err: Error & { code?: string }): void {
+  const { fgSession, fgLogger } = this as BoundSocket;
+  // ws has already closed with 1009 for an oversized frame; count it as such.
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') fgSession.transportClosed('1009');
+  fgLogger.debug({ err, client: fgSession.id }, 'websocket error');
+}
+
+export function bindSession(ws: WebSocket, session: SessionSink, logger: Logger): void {
+  const bound = Object.assign(ws, { fgSession: session, fgLogger: logger });
+  bound.on('message', onMessage);
+  bound.on('close', onClose);
+  bound.on('error', onError);
 }
