@@ -106,9 +106,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         const found = namespaces.ofChannel(channel);
         return found === undefined ? undefined : historyLimits(found.ns);
       },
+      spreadOf: (channel) => namespaces.ofChannel(channel)?.ns.fanoutSpread ?? 0,
     });
     this.fleet = new Fleet(this.node, { announceIntervalMs: config.fleet.announceInterval, nodeTtlMs: config.fleet.nodeTtl, version }, this.logger, clock);
-    this.metrics = new Metrics(() => this.node.stats(), traffic, () => this.fleet.nodes().length);
+    this.metrics = new Metrics(
+      () => this.node.stats(),
+      traffic,
+      () => this.fleet.nodes().length,
+      () => [...this.sessions].map((s) => s.pendingBytes),
+    );
     this.sessionContext = {
       node: this.node,
       namespaces,
@@ -193,16 +199,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (pathOf(req) !== this.path) return false;
     const refused = this.refusal(req);
     if (refused !== undefined) refuseUpgrade(socket, refused.status, refused.retryAfter);
-    else this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    else this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket));
     return true;
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage): void {
+  private accept(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
     if (wantsProtobuf(ws, req)) {
       ws.close(DisconnectCode.InappropriateProtocol, 'inappropriate protocol');
       return;
     }
-    const session = this.open(new WebSocketTransport(ws, req.socket.remoteAddress ?? ''));
+    const session = this.open(new WebSocketTransport(ws, socket, req.socket.remoteAddress ?? ''));
     bindSession(ws, session, this.logger);
   }
 

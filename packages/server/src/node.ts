@@ -6,10 +6,15 @@ import type { Clock } from './core/clock.js';
 import { MultiMap } from './core/multimap.js';
 import { encodePublicationPush } from './core/encode.js';
 
+/** A spread fan-out goes out in this many slices over its window. */
+const spreadSlices = 10;
+
 /** What the node needs of a connected client; sessions implement it. */
 export interface NodeClient {
   readonly id: string;
   readonly user: string;
+  /** Uniform in [0, 1), fixed for the client: its slice when a fan-out is spread over time. */
+  readonly spreadSlot: number;
   /** Receives a publication and its encoded push; false when the client does not take it. */
   deliver(channel: string, frame: Buffer, pub: Publication): boolean;
   /** The stream is at `top`: a positioned subscription that is behind must recover. */
@@ -49,6 +54,8 @@ export interface NodeHooks {
   brokerHealth(up: boolean): void;
   /** History limits of a channel, or undefined when it keeps no history. */
   historyOf(channel: string): HistoryLimits | undefined;
+  /** Window over which a channel's fan-out is spread (namespace `fanoutSpread`), 0 for at once. */
+  spreadOf(channel: string): number;
 }
 
 /**
@@ -211,8 +218,30 @@ export class Node {
     if (subscribers === undefined) return;
     // Encoded once, as bytes, for every subscriber: no per-socket JSON or UTF-8 work.
     const frame = Buffer.from(encodePublicationPush(channel, pub));
+    const spreadMs = subscribers.size > 1 ? this.hooks.spreadOf(channel) : 0;
+    if (spreadMs > 0) return this.deliverSpread(channel, frame, pub, subscribers, spreadMs);
+    this.deliverTo(subscribers, channel, frame, pub);
+  }
+
+  private deliverTo(clients: Iterable<NodeClient>, channel: string, frame: Buffer, pub: Publication): void {
     let count = 0;
-    for (const client of subscribers) if (client.deliver(channel, frame, pub)) count++;
+    for (const client of clients) if (client.deliver(channel, frame, pub)) count++;
     this.hooks.delivered(count, pub.publishedAt);
+  }
+
+  /**
+   * Delivers in slices over `spreadMs`. A client is always in the slice of its fixed
+   * `spreadSlot`, so each client's publications keep their order (later publication,
+   * same delay, later timer).
+   */
+  private deliverSpread(channel: string, frame: Buffer, pub: Publication, subscribers: ReadonlySet<NodeClient>, spreadMs: number): void {
+    const slices = spreadSlices;
+    const buckets: NodeClient[][] = Array.from({ length: slices }, () => []);
+    for (const client of subscribers) buckets[Math.min(slices - 1, Math.floor(client.spreadSlot * slices))]?.push(client);
+    buckets.forEach((bucket, k) => {
+      if (bucket.length === 0) return;
+      if (k === 0) this.deliverTo(bucket, channel, frame, pub);
+      else setTimeout(() => this.deliverTo(bucket, channel, frame, pub), Math.round((k * spreadMs) / slices));
+    });
   }
 }

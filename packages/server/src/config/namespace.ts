@@ -4,7 +4,7 @@ import { durationMs } from './duration.js';
 const field = <S extends z.ZodType>(schema: S, fallback: z.input<S>, description: string) => ({ schema, fallback, description });
 
 const priorities = ['control', 'high', 'normal', 'bulk'] as const;
-const overflowPolicies = ['disconnect', 'coalesce', 'drop-oldest', 'pause'] as const;
+const overflowPolicies = ['auto', 'disconnect', 'coalesce', 'drop-oldest', 'pause'] as const;
 const notYet = 'Accepted for compatibility with Centrifugo-style configs; not enforced yet (a warning is logged when set).';
 
 /**
@@ -20,8 +20,22 @@ const fields = {
   allowUserLimitedChannels: field(z.boolean(), false, 'Channels like `chat#42,7` are open to the listed users only, without a token.'),
   presence: field(z.boolean(), false, `Keep channel presence. ${notYet}`),
   joinLeave: field(z.boolean(), false, `Send join/leave pushes. ${notYet}`),
-  priority: field(z.enum(priorities), 'normal', `Delivery lane of the channel's publications. ${notYet}`),
-  overflow: field(z.enum(overflowPolicies), 'disconnect', `What happens when a subscriber's outbound queue is full. ${notYet}`),
+  priority: field(
+    z.enum(priorities),
+    'normal',
+    'Delivery lane of the publications: a backed-up queue is written `control` first (with replies, pings and disconnects: never dropped, bounded only by `client.slowTimeout`), then `high`, `normal`, `bulk`; drops start with `bulk`.',
+  ),
+  overflow: field(
+    z.enum(overflowPolicies),
+    'auto',
+    "When a subscriber's outbound queue is full: `disconnect` (3008), `coalesce` (keep only the newest pending publication per channel, or per `tags.key`), `drop-oldest` (drop the oldest pending publications, lowest lane first; channels with history make the client recover), `pause` (stop delivering while the queue is above 75%, then make the client recover from history). `auto`: `drop-oldest` with history, else `disconnect`.",
+  ),
+  batchMs: field(durationMs, 0, 'Hold publications up to this long so that several go out in one frame and one write per connection (fewer syscalls for `bulk` feeds). 0: write at once.'),
+  fanoutSpread: field(
+    durationMs,
+    0,
+    'Deliver a publication to many local subscribers in slices over this window (each subscriber always in the same slice, so order holds), so thousands of clients do not react in the same millisecond. 0: at once.',
+  ),
   historySize: field(z.number().int().nonnegative(), 0, 'Publications kept in the channel history; history is on when this and `historyTtl` are above 0.'),
   historyTtl: field(durationMs, 0, 'How long a publication stays in history.'),
   historyMetaTtl: field(durationMs, '30d', "How long a stream's position (offset and epoch) outlives its last publication; after that a new epoch starts."),
@@ -58,4 +72,4 @@ export const namespaceSchema = z.strictObject(
 export const namespaceDefaults: NamespaceOptions = channelDefaultsSchema.parse({});
 
 /** Options that parse but do nothing yet, so a config that sets them can be warned about. */
-export const unenforcedOptions: readonly Key[] = ['presence', 'joinLeave', 'priority', 'overflow'];
+export const unenforcedOptions: readonly Key[] = ['presence', 'joinLeave'];

@@ -1,5 +1,6 @@
 import type { HistoryLimits } from '../broker/broker.js';
 import { type ChannelName, parseChannelName } from '../core/channel-name.js';
+import type { Lane, OverflowPolicy } from '../core/outbound-queue.js';
 import { unenforcedOptions } from './namespace.js';
 import { type Config, namespaceDefaults, type NamespaceOptions } from './schema.js';
 
@@ -10,6 +11,7 @@ import { type Config, namespaceDefaults, type NamespaceOptions } from './schema.
  */
 export class Namespaces {
   private readonly resolved = new Map<string, NamespaceOptions>();
+  private readonly deliveries = new Map<string, ChannelDelivery>();
 
   constructor(channel: Config['channel']) {
     const base: NamespaceOptions = { ...namespaceDefaults, ...channel.defaults };
@@ -17,17 +19,19 @@ export class Namespaces {
     for (const [name, own] of Object.entries(channel.namespaces)) {
       this.resolved.set(name, { ...base, ...own } as NamespaceOptions);
     }
+    for (const [name, ns] of this.resolved) this.deliveries.set(name, deliveryOf(name, ns));
   }
 
   get(namespace: string): NamespaceOptions | undefined {
     return this.resolved.get(namespace);
   }
 
-  /** A channel's options and parsed name, or undefined when its namespace is not configured (102). */
-  ofChannel(channel: string): { ns: NamespaceOptions; name: ChannelName } | undefined {
+  /** A channel's options, delivery and parsed name, or undefined when its namespace is not configured (102). */
+  ofChannel(channel: string): { ns: NamespaceOptions; name: ChannelName; delivery: ChannelDelivery } | undefined {
     const name = parseChannelName(channel);
     const ns = this.resolved.get(name.namespace);
-    return ns === undefined ? undefined : { ns, name };
+    const delivery = this.deliveries.get(name.namespace);
+    return ns === undefined || delivery === undefined ? undefined : { ns, name, delivery };
   }
 
   /** `namespace.option` pairs set away from their default although not enforced yet. */
@@ -44,4 +48,18 @@ export class Namespaces {
 export function historyLimits(ns: NamespaceOptions): HistoryLimits | undefined {
   if (ns.historySize <= 0 || ns.historyTtl <= 0) return undefined;
   return { size: ns.historySize, ttlMs: ns.historyTtl, metaTtlMs: ns.historyMetaTtl };
+}
+
+/** How a namespace's publications travel through a subscriber's outbound queue. */
+export interface ChannelDelivery {
+  /** For metrics labels ("" for channels without a namespace). */
+  readonly namespace: string;
+  readonly lane: Lane;
+  readonly policy: OverflowPolicy;
+  readonly batchMs: number;
+}
+
+function deliveryOf(namespace: string, ns: NamespaceOptions): ChannelDelivery {
+  const policy = ns.overflow === 'auto' ? (historyLimits(ns) === undefined ? 'disconnect' : 'drop-oldest') : ns.overflow;
+  return { namespace, lane: ns.priority, policy, batchMs: ns.batchMs };
 }

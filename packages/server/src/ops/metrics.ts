@@ -72,7 +72,7 @@ export class Metrics {
   });
   readonly brokerUp = new Gauge({ name: 'fleetgate_broker_up', help: '1 while the broker is reachable, 0 while it is not.', registers: [this.registry] });
 
-  constructor(stats: () => NodeStats, traffic: TrafficStats, fleetSize: () => number) {
+  constructor(stats: () => NodeStats, traffic: TrafficStats, fleetSize: () => number, pendingBytes: () => Iterable<number>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fleetgate_' });
     const gauge = (name: string, help: string, read: (s: NodeStats) => number) =>
       new Gauge({
@@ -93,6 +93,29 @@ export class Metrics {
     this.fromTraffic('fleetgate_bytes_sent_total', 'Bytes of frames written.', () => traffic.bytesOut);
     this.fromTraffic('fleetgate_frames_received_total', 'Frames read from clients.', () => traffic.framesIn);
     this.fromTraffic('fleetgate_bytes_received_total', 'Bytes of frames read from clients.', () => traffic.bytesIn);
+    new Counter({
+      name: 'fleetgate_overflow_total',
+      help: 'Overflow policy actions on full outbound queues, by namespace, policy and action (dropped, coalesced, paused, skipped while paused, resynced through recovery).',
+      labelNames: ['namespace', 'policy', 'action'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [key, count] of traffic.overflow) {
+          const [namespace = '', policy = '', action = ''] = key.split('\u0000');
+          this.inc({ namespace, policy, action }, count);
+        }
+      },
+    });
+    new Histogram({
+      name: 'fleetgate_outbound_queue_bytes',
+      help: 'Bytes waiting per connection (outbound queue plus socket buffer), sampled over all connections at scrape time.',
+      buckets: [0, 1024, 8192, 65_536, 262_144, 524_288, 1_048_576, 4_194_304],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const bytes of pendingBytes()) this.observe(bytes);
+      },
+    });
     this.fromTraffic('fleetgate_messages_sent_total', 'Messages queued to clients, by type.', {
       reply: () => traffic.messagesOut.reply,
       push: () => traffic.messagesOut.push,

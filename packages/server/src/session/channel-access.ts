@@ -1,6 +1,5 @@
 import { DisconnectCode, ErrorCode } from '@fleetgate/protocol';
-import type { NamespaceOptions } from '../config/schema.js';
-import type { ChannelName } from '../core/channel-name.js';
+import type { Namespaces } from '../config/namespaces.js';
 import { DisconnectError, ReplyError } from '../errors.js';
 import type { Session } from './session.js';
 
@@ -12,10 +11,10 @@ export function checkChannel(s: Session, channel: string): string {
 }
 
 /** The channel's namespace options and parsed name; an unconfigured namespace is 102. */
-export function namespaceOf(s: Session, channel: string): [NamespaceOptions, ChannelName] {
+export function namespaceOf(s: Session, channel: string): NonNullable<ReturnType<Namespaces['ofChannel']>> {
   const found = s.ctx.namespaces.ofChannel(channel);
   if (found === undefined) throw new ReplyError(ErrorCode.UnknownChannel);
-  return [found.ns, found.name];
+  return found;
 }
 
 export const nowSeconds = (s: Session): number => Math.floor(s.ctx.clock() / 1000);

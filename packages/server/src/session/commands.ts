@@ -113,7 +113,7 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
 async function publish(s: Session, id: number, params: Params<'publish'>): Promise<void> {
   const channel = checkChannel(s, params.channel);
   if (params.data === undefined) throw new ReplyError(ErrorCode.BadRequest, 'publish without data');
-  const [ns, name] = namespaceOf(s, channel);
+  const { ns, name } = namespaceOf(s, channel);
   const subscription = s.channels.get(channel);
   if (!s.ctx.client.insecure && !canPublish(ns, name, s.user, subscription !== undefined)) throw new ReplyError(ErrorCode.PermissionDenied);
   const info = subscription?.info === undefined ? s.clientInfo : { ...s.clientInfo, chan_info: subscription.info };

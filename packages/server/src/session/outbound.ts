@@ -1,65 +1,110 @@
+import { OutboundQueue, type QueueItem } from '../core/outbound-queue.js';
 import type { TrafficStats } from '../core/traffic.js';
 import type { Flushable, FlushScheduler } from './flush-scheduler.js';
 import type { Transport } from './transport.js';
 
 /** An encoded message: text, or UTF-8 bytes shared by every subscriber of a publication. */
 export type Outgoing = string | Buffer;
+export type OutgoingItem = QueueItem<Outgoing>;
 
 /** A frame never grows past this when coalescing; more messages go into the next frame. */
-const maxCoalescedFrameBytes = 64 * 1024;
+const maxFrameBytes = 64 * 1024;
 const newline = Buffer.from('\n');
 
+/** How the session reacts to what the queue decides. */
+export interface OutboundHost {
+  /** No room under the disconnect policy, or over the limit for longer than the slow timeout. */
+  overflow(queuedBytes: number, socketBytes: number): void;
+  /** Publications dropped to make room (or instead of queuing). */
+  dropped(items: readonly OutgoingItem[]): void;
+  /** An older pending publication was replaced by this newer one. */
+  coalesced(item: OutgoingItem): void;
+  /** A pause-policy publication was not queued: its channel pauses. */
+  paused(item: OutgoingItem): void;
+  /** The queue went back under its low-water mark: paused channels may resume. */
+  relieved(): void;
+}
+
+export interface OutboundLimits {
+  readonly maxBytes: number;
+  readonly slowTimeoutMs: number;
+}
+
 /**
- * A connection's outbound queue: messages queued during a tick go out as one frame and
- * one write. Bounded in bytes, counting what already sits in the socket's buffer;
- * going past the bound calls `onOverflow` (the session closes with 3008).
+ * A connection's outbound side: a bounded, prioritised queue (core/outbound-queue) that
+ * is written to the socket only while the socket keeps up. Messages queued in one tick
+ * go out as one frame and one write; a socket that falls behind makes the queue hold
+ * (and drop, coalesce or pause per policy) instead of growing the socket's buffer.
  */
 export class Outbound implements Flushable {
-  private queued: Outgoing[] = [];
-  private queuedBytes = 0;
+  private readonly queue: OutboundQueue<Outgoing>;
+  /** The socket keeps at most this much buffered before we wait for it to drain. */
+  private readonly socketHighWater: number;
+  private waitingForDrain = false;
+  private slowTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly transport: Transport,
     private readonly scheduler: FlushScheduler,
     private readonly traffic: TrafficStats,
-    private readonly maxBytes: number,
-    private readonly onOverflow: (queuedBytes: number, socketBytes: number) => void,
-  ) {}
+    private readonly limits: OutboundLimits,
+    private readonly host: OutboundHost,
+  ) {
+    this.queue = new OutboundQueue(limits.maxBytes);
+    this.socketHighWater = Math.min(maxFrameBytes, Math.max(1024, limits.maxBytes / 4));
+  }
 
-  push(message: Outgoing): void {
-    this.queued.push(message);
-    this.queuedBytes += message.length;
-    const socketBytes = this.transport.bufferedBytes;
-    if (this.queuedBytes + socketBytes > this.maxBytes) {
-      const queuedBytes = this.queuedBytes;
-      this.clear();
-      this.onOverflow(queuedBytes, socketBytes);
-      return;
+  /** Queued bytes plus what the socket still buffers. */
+  get pendingBytes(): number {
+    return this.queue.bytes + this.transport.bufferedBytes;
+  }
+
+  push(item: OutgoingItem, batchMs = 0): void {
+    const outcome = this.queue.push(item, this.transport.bufferedBytes);
+    switch (outcome.kind) {
+      case 'overflow':
+        return this.overflow();
+      case 'paused':
+        return this.host.paused(item);
+      case 'dropped':
+        this.host.dropped(outcome.dropped);
+        break;
+      case 'queued':
+        if (outcome.dropped.length > 0) this.host.dropped(outcome.dropped);
+        if (outcome.coalesced > 0) this.host.coalesced(item);
+        if (batchMs > 0) this.scheduler.markLater(this, batchMs);
+        else this.scheduler.mark(this);
     }
-    this.scheduler.mark(this);
+    this.watchLimit();
   }
 
   clear(): void {
-    this.queued = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
+    clearTimeout(this.slowTimer);
+    this.slowTimer = undefined;
+  }
+
+  removeChannel(channel: string): void {
+    this.queue.removeChannel(channel);
   }
 
   flush(): void {
-    if (this.queued.length === 0) return;
-    const messages = this.queued;
-    this.clear();
-    let start = 0;
-    let size = 0;
-    for (let i = 0; i < messages.length; i++) {
-      const length = (messages[i] as Outgoing).length + 1;
-      if (size > 0 && size + length > maxCoalescedFrameBytes) {
-        this.write(joinFrame(messages.slice(start, i)));
-        start = i;
-        size = 0;
+    if (this.waitingForDrain) return;
+    while (!this.queue.empty) {
+      if (this.transport.bufferedBytes >= this.socketHighWater) {
+        this.waitingForDrain = true;
+        this.transport.onDrain(() => {
+          this.waitingForDrain = false;
+          this.flush();
+        });
+        return;
       }
-      size += length;
+      const items = this.queue.drain(maxFrameBytes);
+      if (items.length === 0) break;
+      this.write(joinFrame(items));
     }
-    this.write(joinFrame(start === 0 ? messages : messages.slice(start)));
+    this.watchLimit();
+    if (this.pendingBytes < this.limits.maxBytes / 4) this.host.relieved();
   }
 
   private write(frame: Outgoing): void {
@@ -67,16 +112,36 @@ export class Outbound implements Flushable {
     this.traffic.bytesOut += frame.length;
     this.transport.write(frame);
   }
+
+  /** Above the limit (socket buffer plus control messages) for `slowTimeout`: 3008 whatever the policy. */
+  private watchLimit(): void {
+    const over = this.pendingBytes > this.limits.maxBytes;
+    if (!over) {
+      clearTimeout(this.slowTimer);
+      this.slowTimer = undefined;
+    } else if (this.slowTimer === undefined) {
+      this.slowTimer = setTimeout(() => {
+        this.slowTimer = undefined;
+        if (this.pendingBytes > this.limits.maxBytes) this.overflow();
+      }, this.limits.slowTimeoutMs);
+    }
+  }
+
+  private overflow(): void {
+    const queued = this.queue.bytes;
+    this.clear();
+    this.host.overflow(queued, this.transport.bufferedBytes);
+  }
 }
 
 /** One frame from several messages: "\n" between them; text stays text unless a message is bytes. */
-function joinFrame(messages: readonly Outgoing[]): Outgoing {
-  if (messages.length === 1) return messages[0] as Outgoing;
-  if (messages.every((m) => typeof m === 'string')) return messages.join('\n');
+function joinFrame(items: readonly OutgoingItem[]): Outgoing {
+  if (items.length === 1) return (items[0] as OutgoingItem).message;
+  if (items.every((i) => typeof i.message === 'string')) return items.map((i) => i.message).join('\n');
   const parts: Buffer[] = [];
-  for (const m of messages) {
+  for (const { message } of items) {
     if (parts.length > 0) parts.push(newline);
-    parts.push(typeof m === 'string' ? Buffer.from(m) : m);
+    parts.push(typeof message === 'string' ? Buffer.from(message) : message);
   }
   return Buffer.concat(parts);
 }

@@ -14,12 +14,13 @@ import {
   unsubscribeCodes,
 } from '@fleetgate/protocol';
 import type { Publication, StreamPosition } from '../broker/broker.js';
+import type { ChannelDelivery } from '../config/namespaces.js';
 import { checkPosition } from '../core/recovery.js';
 import { DisconnectError, ReplyError } from '../errors.js';
 import type { NodeClient } from '../node.js';
 import { handleCommand } from './commands.js';
 import type { SessionContext } from './context.js';
-import { type Outgoing, Outbound } from './outbound.js';
+import { type Outgoing, Outbound, type OutboundHost, type OutgoingItem } from './outbound.js';
 import type { Transport } from './transport.js';
 
 export type SessionState = 'connecting' | 'connected' | 'closed';
@@ -41,6 +42,10 @@ export interface ChannelState {
   info: ClientInfo['chan_info'];
   /** Subscription token expiry timer. */
   expiry: NodeJS.Timeout | undefined;
+  /** Lane, overflow policy and batching of the channel's publications. */
+  readonly delivery: ChannelDelivery;
+  /** Pause policy: not delivered until the queue drains (then the client recovers). */
+  paused: boolean;
 }
 
 /**
@@ -48,8 +53,9 @@ export interface ChannelState {
  * and pushes through a per-tick coalescing outbound queue. Owns its timers (stale,
  * ping/pong, token expiry) and leaves the node cleanly whichever side closes.
  */
-export class Session implements NodeClient {
+export class Session implements NodeClient, OutboundHost {
   readonly id = randomUUID();
+  readonly spreadSlot: number;
   state: SessionState = 'connecting';
   user = '';
   connInfo: ClientInfo['conn_info'];
@@ -60,6 +66,7 @@ export class Session implements NodeClient {
   readonly channels = new Map<string, ChannelState>();
 
   private readonly outbound: Outbound;
+  private pausedChannels = 0;
   private backlog: string[] = [];
   private backlogBytes = 0;
   private running = false;
@@ -71,11 +78,9 @@ export class Session implements NodeClient {
     readonly ctx: SessionContext,
     readonly transport: Transport,
   ) {
+    this.spreadSlot = ctx.random();
     this.heartbeat = setTimeout(() => this.close(DisconnectCode.Stale), ctx.client.staleCloseDelay);
-    this.outbound = new Outbound(transport, ctx.scheduler, ctx.traffic, ctx.client.queueMaxBytes, (queuedBytes, socketBytes) => {
-      ctx.logger.warn({ client: this.id, user: this.user, queuedBytes, socketBytes }, 'slow client disconnected');
-      this.close(DisconnectCode.Slow);
-    });
+    this.outbound = new Outbound(transport, ctx.scheduler, ctx.traffic, { maxBytes: ctx.client.queueMaxBytes, slowTimeoutMs: ctx.client.slowTimeout }, this);
   }
 
   get clientInfo(): ClientInfo {
@@ -226,6 +231,10 @@ export class Session implements NodeClient {
 
   /** A positioned subscription takes only the next offset: a gap means it must recover. */
   private deliverInOrder(channel: string, state: ChannelState, frame: Outgoing, pub: Publication): boolean {
+    if (state.paused) {
+      this.ctx.traffic.countOverflow(state.delivery, 'skipped');
+      return false;
+    }
     if (state.position !== undefined && pub.offset !== undefined) {
       const verdict = checkPosition(state.position, pub.offset, pub.epoch ?? '');
       if (verdict === 'duplicate') return false;
@@ -235,7 +244,10 @@ export class Session implements NodeClient {
       }
       state.position = { offset: pub.offset, epoch: state.position.epoch };
     }
-    this.enqueue(frame);
+    if (this.state === 'closed') return false;
+    const { lane, policy, batchMs } = state.delivery;
+    const key = policy === 'coalesce' ? coalesceKey(channel, pub) : undefined;
+    this.outbound.push({ message: frame, size: frame.length, lane, channel, policy, ...(key !== undefined && { key }) }, batchMs);
     return true;
   }
 
@@ -277,7 +289,9 @@ export class Session implements NodeClient {
     const state = this.channels.get(channel);
     if (state === undefined) return;
     clearTimeout(state.expiry);
+    if (state.paused) this.pausedChannels -= 1;
     this.channels.delete(channel);
+    this.outbound.removeChannel(channel);
     this.ctx.node.unsubscribe(this, channel);
   }
 
@@ -293,8 +307,63 @@ export class Session implements NodeClient {
     this.enqueue(message);
   }
 
-  private enqueue(message: Outgoing): void {
-    if (this.state !== 'closed') this.outbound.push(message);
+  private enqueue(message: string): void {
+    if (this.state !== 'closed') this.outbound.push({ message, size: message.length, lane: 'control' });
+  }
+
+  // ---- backpressure (OutboundHost) ----
+
+  /** Bytes waiting for this client: queued plus in the socket's buffer. */
+  get pendingBytes(): number {
+    return this.outbound.pendingBytes;
+  }
+
+  overflow(queuedBytes: number, socketBytes: number): void {
+    this.ctx.logger.warn({ client: this.id, user: this.user, queuedBytes, socketBytes }, 'slow client disconnected');
+    this.close(DisconnectCode.Slow);
+  }
+
+  dropped(items: readonly OutgoingItem[]): void {
+    const lost = new Set<string>();
+    for (const item of items) {
+      const state = item.channel === undefined ? undefined : this.channels.get(item.channel);
+      if (state === undefined || item.channel === undefined) continue;
+      this.ctx.traffic.countOverflow(state.delivery, 'dropped');
+      if (state.position !== undefined) lost.add(item.channel);
+    }
+    // A positioned channel that lost a publication recovers it from history.
+    for (const channel of lost) {
+      const state = this.channels.get(channel);
+      if (state === undefined) continue;
+      this.ctx.traffic.countOverflow(state.delivery, 'resynced');
+      this.lostPosition(channel, state);
+    }
+  }
+
+  coalesced(item: OutgoingItem): void {
+    const state = item.channel === undefined ? undefined : this.channels.get(item.channel);
+    if (state !== undefined) this.ctx.traffic.countOverflow(state.delivery, 'coalesced');
+  }
+
+  paused(item: OutgoingItem): void {
+    const state = item.channel === undefined ? undefined : this.channels.get(item.channel);
+    if (state === undefined || state.paused) return;
+    state.paused = true;
+    this.pausedChannels += 1;
+    this.ctx.traffic.countOverflow(state.delivery, 'paused');
+  }
+
+  relieved(): void {
+    if (this.pausedChannels === 0) return;
+    for (const [channel, state] of [...this.channels]) {
+      if (!state.paused) continue;
+      state.paused = false;
+      this.pausedChannels -= 1;
+      // What was skipped comes back through recovery; without history it is gone (counted as skipped).
+      if (state.position === undefined) continue;
+      this.ctx.traffic.countOverflow(state.delivery, 'resynced');
+      this.lostPosition(channel, state);
+    }
   }
 
   // ---- closing ----
@@ -342,4 +411,10 @@ function closeReason(code: number, reason: string | undefined): string {
   const text = reason || (disconnectCodes[code as DisconnectCode]?.reason ?? 'disconnect');
   const bytes = Buffer.from(text, 'utf8');
   return bytes.length <= 123 ? text : bytes.subarray(0, 123).toString('utf8').replace(/\uFFFD$/, '');
+}
+
+/** Coalescing keeps the newest pending publication per channel, or per `tags.key` within it. */
+function coalesceKey(channel: string, pub: Publication): string {
+  const key = pub.tags?.['key'];
+  return key === undefined ? channel : `${channel}\u0000${key}`;
 }

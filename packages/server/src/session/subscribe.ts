@@ -1,7 +1,7 @@
 import { DisconnectCode, ErrorCode, type Params, type SubscribeRecovery, type SubscribeResult } from '@fleetgate/protocol';
 import { type SubscribeClaims, TokenError } from '../auth/jwt.js';
 import type { HistoryLimits, Publication } from '../broker/broker.js';
-import { historyLimits } from '../config/namespaces.js';
+import { type ChannelDelivery, historyLimits } from '../config/namespaces.js';
 import type { NamespaceOptions } from '../config/schema.js';
 import { encodePublications, withRawField } from '../core/encode.js';
 import { isRecovered } from '../core/recovery.js';
@@ -23,6 +23,7 @@ export function encodeSubscribeResult(joined: Joined): string {
 
 interface JoinRequest {
   readonly serverSide: boolean;
+  readonly delivery: ChannelDelivery;
   /** Set for positioned subscriptions (history is on). */
   readonly history: HistoryLimits | undefined;
   readonly recoverable: boolean;
@@ -51,7 +52,15 @@ function recoverFrom(asks: SubscribeRecovery | undefined) {
  * releases what was held back, de-duplicated and checked against the position.
  */
 async function join(s: Session, channel: string, request: JoinRequest): Promise<Joined> {
-  const state: ChannelState = { early: [], position: undefined, serverSide: request.serverSide, info: request.info, expiry: undefined };
+  const state: ChannelState = {
+    early: [],
+    position: undefined,
+    serverSide: request.serverSide,
+    info: request.info,
+    expiry: undefined,
+    delivery: request.delivery,
+    paused: false,
+  };
   s.channels.set(channel, state);
   try {
     await s.ctx.node.subscribe(s, channel);
@@ -95,9 +104,9 @@ async function position(s: Session, channel: string, state: ChannelState, reques
 
 /** A channel from the connection token's `channels`, recovered from `connect.subs` when asked. */
 export async function joinServerSide(s: Session, channel: string, asks: SubscribeRecovery | undefined): Promise<Joined> {
-  const [ns] = namespaceOf(s, channel);
+  const { ns, delivery } = namespaceOf(s, channel);
   const mode = streamMode(ns, {});
-  return join(s, channel, { serverSide: true, ...mode, recover: recoverFrom(asks), rejectUnrecovered: false });
+  return join(s, channel, { serverSide: true, delivery, ...mode, recover: recoverFrom(asks), rejectUnrecovered: false });
 }
 
 async function verifySubscriptionToken(s: Session, token: string, channel: string, invalid: () => Error): Promise<SubscribeClaims> {
@@ -123,7 +132,7 @@ export async function subscribe(s: Session, id: number, params: Params<'subscrib
   if ((params.type ?? 0) !== 0) throw new ReplyError(ErrorCode.NotAvailable, 'only stream subscriptions are supported');
   if (s.channels.has(channel)) throw new ReplyError(ErrorCode.AlreadySubscribed);
   if (s.channels.size >= s.ctx.client.maxSubscriptions) throw new ReplyError(ErrorCode.LimitExceeded);
-  const [ns, name] = namespaceOf(s, channel);
+  const { ns, name, delivery } = namespaceOf(s, channel);
   let claims: SubscribeClaims | undefined;
   if (params.token) {
     claims = await verifySubscriptionToken(s, params.token, channel, () => new ReplyError(ErrorCode.PermissionDenied, 'invalid subscription token'));
@@ -135,6 +144,7 @@ export async function subscribe(s: Session, id: number, params: Params<'subscrib
   const mode = streamMode(ns, params);
   const joined = await join(s, channel, {
     serverSide: false,
+    delivery,
     ...mode,
     recover: recoverFrom(params),
     rejectUnrecovered: ((params.flag ?? 0) & 2) !== 0,
@@ -160,7 +170,7 @@ export async function subRefresh(s: Session, id: number, params: Params<'sub_ref
 
 export async function history(s: Session, id: number, params: Params<'history'>): Promise<void> {
   const channel = checkChannel(s, params.channel);
-  const [ns] = namespaceOf(s, channel);
+  const { ns } = namespaceOf(s, channel);
   const limits = historyLimits(ns);
   if (limits === undefined) throw new ReplyError(ErrorCode.NotAvailable, 'channel has no history');
   const allowed = s.ctx.client.insecure || ns.allowHistoryForClient || (ns.allowHistoryForSubscriber && s.channels.has(channel));

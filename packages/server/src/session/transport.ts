@@ -9,6 +9,8 @@ export interface Transport {
   /** Writes one text frame (messages joined by "\n"), given as a string or UTF-8 bytes. */
   write(frame: string | Buffer): void;
   close(code: number, reason: string): void;
+  /** Calls `callback` once, when the bytes buffered so far have been handed to the network. */
+  onDrain(callback: () => void): void;
   /** Stops reading from the client while earlier commands run; `resume` reads on. */
   pause(): void;
   resume(): void;

@@ -45,6 +45,11 @@ class UniTransport implements Transport {
     this.res.end();
   }
 
+  onDrain(callback: () => void): void {
+    if (this.res.writableLength === 0) queueMicrotask(callback);
+    else this.res.once('drain', callback);
+  }
+
   pause(): void {}
   resume(): void {}
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Transport } from '../session/transport.js';
@@ -16,8 +17,15 @@ export class WebSocketTransport implements Transport {
 
   constructor(
     private readonly ws: WebSocket,
+    /** The upgraded TCP socket under `ws`: its 'drain' says when it can take more. */
+    private readonly socket: Duplex,
     readonly remoteAddress: string,
   ) {}
+
+  onDrain(callback: () => void): void {
+    if (this.ws.bufferedAmount === 0) queueMicrotask(callback);
+    else this.socket.once('drain', callback);
+  }
 
   get bufferedBytes(): number {
     return this.ws.bufferedAmount;

@@ -126,6 +126,11 @@ export class HistoryStreams {
     return expired.length;
   }
 
+  /** Resolves once JetStream answers requests. */
+  async probe(): Promise<void> {
+    await this.jsm.getAccountInfo();
+  }
+
   /** A stream's position expires `metaTtlMs` after its last publication (or its creation, if none). */
   private expired(info: StreamInfo): boolean {
     const metaTtlMs = metaTtlOf(info.config.description);
