@@ -13,7 +13,6 @@ import type { PublishResult } from './broker/broker.js';
 import { createBroker } from './broker/create.js';
 import { parseConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
-import { Admission } from './core/admission.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { historyLimits, Namespaces } from './config/namespaces.js';
 import { TrafficStats } from './core/traffic.js';
@@ -23,9 +22,10 @@ import { type DisconnectFilter, Node } from './node.js';
 import { type Spread, spreadOver } from './ops/drain.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
-import { originChecker } from './ops/origin.js';
+import { Gatekeeper } from './ops/gatekeeper.js';
 import type { SessionContext } from './session/context.js';
 import { FlushScheduler } from './session/flush-scheduler.js';
+import { RecoveryFirst } from './session/recovery-first.js';
 import { Session } from './session/session.js';
 import { createUniHandler, UNI_HTTP_STREAM_PATH, UNI_SSE_PATH } from './transport/uni.js';
 import { bindSession, createWebSocketServer, wantsProtobuf, WebSocketTransport } from './transport/websocket.js';
@@ -75,9 +75,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   readonly metrics: Metrics;
   private readonly sessions = new Set<Session>();
   private readonly sessionContext: SessionContext;
-  private readonly admission: Admission;
+  private readonly gatekeeper: Gatekeeper;
   private readonly wss: WebSocketServer;
-  private readonly originAllowed: (req: IncomingMessage) => boolean;
   private readonly api: ReturnType<typeof createApiHandler>;
   private readonly uni: ReturnType<typeof createUniHandler>;
   private readonly random: () => number;
@@ -115,6 +114,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       () => this.fleet.nodes().length,
       () => [...this.sessions].map((s) => s.pendingBytes),
     );
+    this.gatekeeper = new Gatekeeper(config, this.metrics, this.logger, clock, this.random, {
+      connections: () => this.sessions.size,
+      relieveAll: () => this.sessions.forEach((s) => s.relieved()),
+    });
     this.sessionContext = {
       node: this.node,
       namespaces,
@@ -127,24 +130,25 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       scheduler: new FlushScheduler(),
       clock,
       random: this.random,
+      load: this.gatekeeper.load,
+      recoveryFirst: new RecoveryFirst(),
       events: {
         connected: (s) => this.emit('connect', { client: s.id, user: s.user, transport: s.transport.name }),
         closed: (s, code) => {
           this.sessions.delete(s);
+          this.gatekeeper.closed(s.transport.remoteAddress);
           this.emit('disconnect', { client: s.id, user: s.user, transport: s.transport.name, code });
         },
       },
     };
-    this.admission = new Admission(config.admission, clock, this.random);
     this.wss = createWebSocketServer(config.client.maxFrameBytes);
-    this.originAllowed = originChecker(config.client.allowedOrigins);
     const apiContext: ApiContext = { node: this.node, fleet: this.fleet, namespaces, metrics: this.metrics, maxPublicationBytes: config.api.maxPublicationBytes };
     this.api = createApiHandler(apiContext, config.api, this.logger);
     this.uni = createUniHandler({
       maxRequestBytes: config.client.maxFrameBytes,
       open: (transport) => this.open(transport),
       admit: (req, res) => {
-        const refused = this.refusal(req);
+        const refused = this.gatekeeper.refusal(req);
         if (refused === undefined) return true;
         res.writeHead(refused.status, refused.retryAfter === undefined ? {} : { 'retry-after': String(refused.retryAfter) }).end();
         return false;
@@ -161,6 +165,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const gateway = new Gateway(options);
     await gateway.node.start();
     gateway.fleet.start();
+    gateway.gatekeeper.start();
     if (options.server !== undefined) gateway.attach(options.server, options.serveHttp ?? false);
     return gateway;
   }
@@ -182,22 +187,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return this.drain === undefined && this.node.brokerUp;
   }
 
-  /** Origin and admission checks before a connection is taken; counted by reason. */
-  private refusal(req: IncomingMessage): { status: 403 | 503; retryAfter?: number } | undefined {
-    if (!this.originAllowed(req)) {
-      this.metrics.admissionRejections.inc({ reason: 'origin' });
-      return { status: 403 };
-    }
-    const refusal = this.admission.check(this.sessions.size);
-    if (refusal === undefined) return undefined;
-    this.metrics.admissionRejections.inc({ reason: refusal.reason });
-    return { status: 503, retryAfter: refusal.retryAfter };
-  }
-
   /** Takes an upgrade request for the WebSocket path; false if the path is not ours. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (pathOf(req) !== this.path) return false;
-    const refused = this.refusal(req);
+    const refused = this.gatekeeper.refusal(req);
     if (refused !== undefined) refuseUpgrade(socket, refused.status, refused.retryAfter);
     else this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket));
     return true;
@@ -215,6 +208,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private open(transport: Transport): Session {
     const session = new Session(this.sessionContext, transport);
     this.sessions.add(session);
+    this.gatekeeper.opened(transport.remoteAddress);
     if (this.drain !== undefined) queueMicrotask(() => session.close(DisconnectCode.Shutdown));
     return session;
   }
@@ -295,12 +289,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (options.immediate) this.drain.spread.hurry();
       return this.drain.closed;
     }
-    this.admission.draining = true;
+    this.gatekeeper.draining = true;
     const window = options.immediate ? 0 : (options.drainWindowMs ?? this.config.shutdown.drainWindow);
     this.logger.info({ clients: this.sessions.size, windowMs: window }, 'draining');
     const spread = spreadOver([...this.sessions], window, this.random, (s) => s.close(DisconnectCode.Shutdown));
     const closed = spread.done.then(async () => {
       for (const s of [...this.sessions]) s.close(DisconnectCode.Shutdown);
+      this.gatekeeper.stop();
       await this.fleet.stop();
       await this.node.close();
       this.wss.close();

@@ -57,7 +57,8 @@ describe('parseConfig', () => {
     expect(config.client.insecure).toBe(false);
     expect(config.api.idempotencyWindow).toBe(5 * 60_000);
     expect(config.shutdown.drainWindow).toBe(30_000);
-    expect(config.admission).toEqual({ maxConnections: 0, acceptRate: 0 });
+    expect(config.admission).toEqual({ maxConnections: 0, acceptRate: 0, maxConnectionsPerIp: 0, maxEventLoopLag: 0, stormFactor: 5, stormMinRate: 50 });
+    expect(config.overload).toMatchObject({ eventLoopLag: 200, cpu: 0.9, bulkBatchMs: 250 });
     expect(config.channel.defaults).toEqual(namespaceDefaults);
     expect(config.channel.namespaces).toEqual({});
   });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { namespaceDefaults, type NamespaceOptions } from '../src/config/schema.js';
-import { Admission } from '../src/core/admission.js';
+import { Admission, type AdmissionState } from '../src/core/admission.js';
 import { parseChannelName } from '../src/core/channel-name.js';
 import { parseDuration } from '../src/core/duration.js';
 import { globToRegExp } from '../src/core/glob.js';
@@ -206,62 +206,71 @@ describe('globToRegExp', () => {
 });
 
 describe('Admission', () => {
-  const open = { maxConnections: 0, acceptRate: 0 };
+  const open = { maxConnections: 0, acceptRate: 0, maxConnectionsPerIp: 0, maxEventLoopLag: 0 };
+  const at = (connections: number, over: Partial<AdmissionState> = {}): AdmissionState => ({
+    connections,
+    fromSameIp: 0,
+    loopLagMs: 0,
+    refuseNew: false,
+    storm: false,
+    ...over,
+  });
 
   it('takes every connection without limits', () => {
     const a = new Admission(open, fakeClock().clock, () => 0.5);
-    for (let i = 0; i < 1000; i++) expect(a.check(i)).toBeUndefined();
+    for (let i = 0; i < 1000; i++) expect(a.check(at(i, { fromSameIp: i, loopLagMs: i }))).toBeUndefined();
   });
 
   it('refuses while draining, before anything else', () => {
-    const a = new Admission({ maxConnections: 1, acceptRate: 1 }, fakeClock().clock, () => 0);
+    const a = new Admission({ ...open, maxConnections: 1, acceptRate: 1 }, fakeClock().clock, () => 0);
     a.draining = true;
-    expect(a.check(5)).toEqual({ reason: 'draining', retryAfter: 5 });
+    expect(a.check(at(5))).toEqual({ reason: 'draining', retryAfter: 5 });
   });
 
   it('refuses at capacity', () => {
-    const a = new Admission({ maxConnections: 2, acceptRate: 0 }, fakeClock().clock, () => 0);
-    expect(a.check(0)).toBeUndefined();
-    expect(a.check(1)).toBeUndefined();
-    expect(a.check(2)?.reason).toBe('capacity');
-    expect(a.check(3)?.reason).toBe('capacity');
+    const a = new Admission({ ...open, maxConnections: 2 }, fakeClock().clock, () => 0);
+    expect(a.check(at(0))).toBeUndefined();
+    expect(a.check(at(1))).toBeUndefined();
+    expect(a.check(at(2))?.reason).toBe('capacity');
+    expect(a.check(at(3))?.reason).toBe('capacity');
+  });
+
+  it('refuses above the per-IP cap, the event-loop lag limit, and in degradation tier 3', () => {
+    const a = new Admission({ ...open, maxConnectionsPerIp: 3, maxEventLoopLag: 100 }, fakeClock().clock, () => 0);
+    expect(a.check(at(10, { fromSameIp: 2 }))).toBeUndefined();
+    expect(a.check(at(10, { fromSameIp: 3 }))?.reason).toBe('ip');
+    expect(a.check(at(10, { loopLagMs: 99 }))).toBeUndefined();
+    expect(a.check(at(10, { loopLagMs: 150 }))?.reason).toBe('loop-lag');
+    expect(a.check(at(10, { refuseNew: true }))?.reason).toBe('overload');
   });
 
   it('refuses above the accept rate and admits again after refill', () => {
     const t = fakeClock();
-    const a = new Admission({ maxConnections: 0, acceptRate: 2 }, t.clock, () => 0);
-    expect(a.check(0)).toBeUndefined();
-    expect(a.check(1)).toBeUndefined();
-    expect(a.check(2)).toEqual({ reason: 'rate', retryAfter: 1 });
+    const a = new Admission({ ...open, acceptRate: 2 }, t.clock, () => 0);
+    expect(a.check(at(0))).toBeUndefined();
+    expect(a.check(at(1))).toBeUndefined();
+    expect(a.check(at(2))).toEqual({ reason: 'rate', retryAfter: 1 });
     t.advance(500);
-    expect(a.check(2)).toBeUndefined();
+    expect(a.check(at(2))).toBeUndefined();
   });
 
-  it('jitters Retry-After within [base, 2 × base]', () => {
+  it('jitters Retry-After within [base, 2 × base], and four times longer in a storm', () => {
     for (const r of [0, 0.25, 0.5, 0.75, 0.999999]) {
       const draining = new Admission(open, fakeClock().clock, () => r);
       draining.draining = true;
-      const retry = draining.check(0)?.retryAfter ?? -1;
+      const retry = draining.check(at(0))?.retryAfter ?? -1;
       expect(retry).toBeGreaterThanOrEqual(5);
       expect(retry).toBeLessThanOrEqual(10);
       expect(Number.isInteger(retry)).toBe(true);
+      const stormy = draining.check(at(0, { storm: true }))?.retryAfter ?? -1;
+      expect(stormy).toBeGreaterThanOrEqual(20);
+      expect(stormy).toBeLessThanOrEqual(40);
 
-      const full = new Admission({ maxConnections: 1, acceptRate: 0 }, fakeClock().clock, () => r);
-      const capacity = full.check(1)?.retryAfter ?? -1;
+      const full = new Admission({ ...open, maxConnections: 1 }, fakeClock().clock, () => r);
+      const capacity = full.check(at(1))?.retryAfter ?? -1;
       expect(capacity).toBeGreaterThanOrEqual(5);
       expect(capacity).toBeLessThanOrEqual(10);
-
-      const limited = new Admission({ maxConnections: 0, acceptRate: 1 }, fakeClock().clock, () => r);
-      limited.check(0);
-      const rate = limited.check(0)?.retryAfter ?? -1;
-      expect(rate).toBeGreaterThanOrEqual(1);
-      expect(rate).toBeLessThanOrEqual(2);
     }
-    const lowest = new Admission(open, fakeClock().clock, () => 0);
-    lowest.draining = true;
-    const highest = new Admission(open, fakeClock().clock, () => 0.999999);
-    highest.draining = true;
-    expect([lowest.check(0)?.retryAfter, highest.check(0)?.retryAfter]).toEqual([5, 10]);
   });
 });
 

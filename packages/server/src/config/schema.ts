@@ -72,6 +72,20 @@ export const configSchema = z.strictObject({
     .strictObject({
       maxConnections: limit(0, 'Connections this node accepts; above it upgrades get 503 + Retry-After. 0: no limit.'),
       acceptRate: limit(0, 'New connections per second this node accepts (token bucket, burst = one second); above it 503 + Retry-After. 0: no limit.'),
+      maxConnectionsPerIp: limit(0, 'Connections from one IP address; above it 503 + Retry-After. 0: no limit.'),
+      maxEventLoopLag: duration('0s', 'Refuse new connections (503) while the event loop lags more than this (p99 over the last sample). 0: never.'),
+      stormFactor: z.number().positive().default(5).describe('Reconnect storm: the connect rate is this many times its recent baseline (or a fifth of the clients dropped in one second).'),
+      stormMinRate: limit(50, 'Connects (or disconnects) per second below which nothing counts as a storm.'),
+    })
+    .prefault({}),
+  overload: z
+    .strictObject({
+      eventLoopLag: duration('200ms', 'Event-loop lag (p99 over a sample) that counts as overload. 0: ignore lag.'),
+      cpu: z.number().min(0).default(0.9).describe('CPU use of the process (share of one core) that counts as overload. 0: ignore CPU.'),
+      sampleInterval: duration('500ms', 'How often lag and CPU are sampled.'),
+      escalateAfter: limit(4, 'Overloaded samples in a row before the next degradation tier (1: batch `bulk`, 2: stop delivering `bulk`, 3: refuse new connections).'),
+      recoverAfter: limit(10, 'Calm samples in a row (under 60% of the thresholds) before going one tier back.'),
+      bulkBatchMs: duration('250ms', 'Batching window of `bulk` publications in tier 1 and above.'),
     })
     .prefault({}),
   fleet: z

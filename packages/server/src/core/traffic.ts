@@ -2,7 +2,7 @@
  * Traffic counters bumped on the hot path as plain numbers; metrics read them at
  * scrape time, so a delivery costs an addition, not a metrics-library call.
  */
-export type OverflowAction = 'dropped' | 'coalesced' | 'paused' | 'skipped' | 'resynced';
+export type OverflowAction = 'dropped' | 'coalesced' | 'paused' | 'skipped' | 'resynced' | 'shed';
 
 export class TrafficStats {
   framesOut = 0;

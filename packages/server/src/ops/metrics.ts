@@ -70,6 +70,13 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
+  readonly degradationTier = new Gauge({
+    name: 'fleetgate_degradation_tier',
+    help: 'Degradation tier under sustained overload: 0 normal, 1 bulk batched, 2 bulk shed, 3 new connections refused.',
+    registers: [this.registry],
+  });
+  readonly storm = new Gauge({ name: 'fleetgate_storm', help: '1 while a reconnect storm is detected.', registers: [this.registry] });
+  readonly storms = new Counter({ name: 'fleetgate_storms_total', help: 'Reconnect storms detected.', registers: [this.registry] });
   readonly brokerUp = new Gauge({ name: 'fleetgate_broker_up', help: '1 while the broker is reachable, 0 while it is not.', registers: [this.registry] });
 
   constructor(stats: () => NodeStats, traffic: TrafficStats, fleetSize: () => number, pendingBytes: () => Iterable<number>) {

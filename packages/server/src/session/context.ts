@@ -2,11 +2,13 @@ import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
+import type { Tier } from '../core/degradation.js';
 import type { Namespaces } from '../config/namespaces.js';
 import type { TrafficStats } from '../core/traffic.js';
 import type { Node } from '../node.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { FlushScheduler } from './flush-scheduler.js';
+import type { RecoveryFirst } from './recovery-first.js';
 import type { Session } from './session.js';
 
 /** Everything a session shares with the other sessions of its gateway. */
@@ -23,6 +25,9 @@ export interface SessionContext {
   readonly clock: Clock;
   /** Uniform in [0, 1); spreads first pings. */
   readonly random: () => number;
+  /** Load state: degradation tier and reconnect storm. */
+  readonly load: { readonly tier: Tier; readonly inStorm: boolean; readonly bulkBatchMs: number };
+  readonly recoveryFirst: RecoveryFirst;
   readonly events: {
     connected(session: Session): void;
     /** `code` is the close code, or "client" when the client or network closed. */

@@ -231,6 +231,17 @@ export class Session implements NodeClient, OutboundHost {
 
   /** A positioned subscription takes only the next offset: a gap means it must recover. */
   private deliverInOrder(channel: string, state: ChannelState, frame: Outgoing, pub: Publication): boolean {
+    const { lane, policy } = state.delivery;
+    let batchMs = state.delivery.batchMs;
+    if (lane === 'bulk' && this.ctx.load.tier > 0) {
+      // Degradation: tier 1 batches bulk feeds into longer windows, tier 2 stops them (positioned ones recover later).
+      if (this.ctx.load.tier >= 2) {
+        this.ctx.traffic.countOverflow(state.delivery, 'shed');
+        if (state.position !== undefined) this.pause(state);
+        return false;
+      }
+      batchMs = Math.max(batchMs, this.ctx.load.bulkBatchMs);
+    }
     if (state.paused) {
       this.ctx.traffic.countOverflow(state.delivery, 'skipped');
       return false;
@@ -245,7 +256,6 @@ export class Session implements NodeClient, OutboundHost {
       state.position = { offset: pub.offset, epoch: state.position.epoch };
     }
     if (this.state === 'closed') return false;
-    const { lane, policy, batchMs } = state.delivery;
     const key = policy === 'coalesce' ? coalesceKey(channel, pub) : undefined;
     this.outbound.push({ message: frame, size: frame.length, lane, channel, policy, ...(key !== undefined && { key }) }, batchMs);
     return true;
@@ -347,16 +357,22 @@ export class Session implements NodeClient, OutboundHost {
 
   paused(item: OutgoingItem): void {
     const state = item.channel === undefined ? undefined : this.channels.get(item.channel);
-    if (state === undefined || state.paused) return;
+    if (state !== undefined) this.pause(state);
+  }
+
+  private pause(state: ChannelState): void {
+    if (state.paused) return;
     state.paused = true;
     this.pausedChannels += 1;
     this.ctx.traffic.countOverflow(state.delivery, 'paused');
   }
 
+  /** The queue drained (or the node left degradation tier 2): paused channels resume. */
   relieved(): void {
     if (this.pausedChannels === 0) return;
+    const shedding = this.ctx.load.tier >= 2;
     for (const [channel, state] of [...this.channels]) {
-      if (!state.paused) continue;
+      if (!state.paused || (shedding && state.delivery.lane === 'bulk')) continue;
       state.paused = false;
       this.pausedChannels -= 1;
       // What was skipped comes back through recovery; without history it is gone (counted as skipped).

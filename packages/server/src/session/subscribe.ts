@@ -10,6 +10,9 @@ import { checkChannel, expiryFields, namespaceOf, nowSeconds } from './channel-a
 import { canSubscribe } from './permissions.js';
 import type { ChannelState, Session } from './session.js';
 
+/** Longest a new subscription gives way to recoveries during a reconnect storm. */
+const stormMaxWaitMs = 1000;
+
 /** A subscribe result and the publications it recovered (raw, embedded when encoding). */
 export interface Joined {
   readonly result: SubscribeResult;
@@ -142,15 +145,19 @@ export async function subscribe(s: Session, id: number, params: Params<'subscrib
   if (!s.isConnected) return;
   if (s.channels.has(channel)) throw new ReplyError(ErrorCode.AlreadySubscribed);
   const mode = streamMode(ns, params);
-  const joined = await join(s, channel, {
+  const recover = recoverFrom(params);
+  const request: JoinRequest = {
     serverSide: false,
     delivery,
     ...mode,
-    recover: recoverFrom(params),
+    recover,
     rejectUnrecovered: ((params.flag ?? 0) & 2) !== 0,
     info: claims?.info,
     expireAt: claims?.expireAt,
-  });
+  };
+  const { recoveryFirst, load } = s.ctx;
+  if (recover === undefined && load.inStorm) await recoveryFirst.giveWay(stormMaxWaitMs);
+  const joined = await (recover === undefined ? join(s, channel, request) : recoveryFirst.recovering(() => join(s, channel, request)));
   if (!s.isConnected) return;
   s.reply(`{"id":${id},"subscribe":${encodeSubscribeResult(joined)}}`);
   s.releaseEarly(channel);
