@@ -60,6 +60,8 @@ export interface ConnectionEvent {
 export interface GatewayEvents {
   connect: [ConnectionEvent];
   disconnect: [ConnectionEvent & { readonly code: string }];
+  /** The gateway started draining (close(), SIGTERM, or the `drain` API method). */
+  draining: [];
 }
 
 /**
@@ -142,7 +144,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       },
     };
     this.wss = createWebSocketServer(config.client.maxFrameBytes);
-    const apiContext: ApiContext = { node: this.node, fleet: this.fleet, namespaces, metrics: this.metrics, maxPublicationBytes: config.api.maxPublicationBytes };
+    const apiContext: ApiContext = {
+      node: this.node,
+      fleet: this.fleet,
+      namespaces,
+      metrics: this.metrics,
+      maxPublicationBytes: config.api.maxPublicationBytes,
+      drain: () => void this.close(),
+    };
     this.api = createApiHandler(apiContext, config.api, this.logger);
     this.uni = createUniHandler({
       maxRequestBytes: config.client.maxFrameBytes,
@@ -290,6 +299,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return this.drain.closed;
     }
     this.gatekeeper.draining = true;
+    this.emit('draining');
     const window = options.immediate ? 0 : (options.drainWindowMs ?? this.config.shutdown.drainWindow);
     this.logger.info({ clients: this.sessions.size, windowMs: window }, 'draining');
     const spread = spreadOver([...this.sessions], window, this.random, (s) => s.close(DisconnectCode.Shutdown));

@@ -16,6 +16,8 @@ export interface ApiContext {
   readonly namespaces: Namespaces;
   readonly metrics: Metrics;
   readonly maxPublicationBytes: number;
+  /** Starts this node's graceful drain (Fleetgate admin method, not in Centrifugo). */
+  drain(): void;
 }
 
 const channel = z.string().min(1, 'channel is required');
@@ -47,6 +49,7 @@ const schemas = {
   }),
   history_remove: z.object({ channel }),
   info: z.object({}),
+  drain: z.object({}),
   channels: z.object({ pattern: z.string().optional() }),
   batch: z.object({ commands: z.array(z.record(z.string(), z.unknown())), parallel: z.boolean().optional() }),
 };
@@ -170,6 +173,11 @@ const handlers: { [M in ApiMethod]: (ctx: ApiContext, body: z.output<(typeof sch
   },
 
   info: async (ctx) => ({ nodes: ctx.fleet.nodes() }),
+
+  drain: async (ctx) => {
+    ctx.drain();
+    return {};
+  },
 
   channels: async (ctx, body) => {
     const pattern = body.pattern ? globToRegExp(body.pattern) : undefined;

@@ -68,12 +68,12 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   return waitForSignals(running);
 }
 
-/** First SIGTERM/SIGINT drains (exit 0 when done); a second one closes at once. */
+/** First SIGTERM/SIGINT (or the `drain` API method) drains, exit 0 when done; a second signal closes at once. */
 function waitForSignals(running: Running): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      running.gateway.logger.info({ signal, again: stopping }, 'signal received');
+    const onSignal = (signal: NodeJS.Signals | 'drain api') => {
+      running.gateway.logger.info({ signal, again: stopping }, 'shutting down');
       const immediate = stopping;
       stopping = true;
       stopServer(running, immediate).then(
@@ -86,6 +86,10 @@ function waitForSignals(running: Running): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // A drain asked through the API ends the process the same way as a SIGTERM.
+    running.gateway.once('draining', () => {
+      if (!stopping) onSignal('drain api');
+    });
   });
 }
 
