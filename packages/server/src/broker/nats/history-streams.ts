@@ -78,7 +78,7 @@ export class HistoryStreams {
     const known = this.known.get(channel);
     let info = known === undefined ? undefined : await this.info(known.name);
     info ??= await this.lookup(channel);
-    if (info !== undefined && this.expired(info)) info = await this.drop(info);
+    if (info !== undefined && this.stale(channel, info)) info = await this.drop(info);
     // Limits are unknown to a reader: the first publish sets them (an update).
     info ??= await this.create(channel, { max_msgs: -1, max_age: 0, duplicate_window: nanos(this.windowMs(0)), description: describe(metaTtlMs) });
     this.remember(channel, info);
@@ -131,6 +131,14 @@ export class HistoryStreams {
     await this.jsm.getAccountInfo();
   }
 
+  /**
+   * A stream to replace by a new epoch: its position expired, or it does not fan out where
+   * this version's nodes listen (made by another version; republish cannot be updated).
+   */
+  private stale(channel: string, info: StreamInfo): boolean {
+    return this.expired(info) || info.config.republish?.dest !== this.names.fanoutHistory(channel);
+  }
+
   /** A stream's position expires `metaTtlMs` after its last publication (or its creation, if none). */
   private expired(info: StreamInfo): boolean {
     const metaTtlMs = metaTtlOf(info.config.description);
@@ -141,7 +149,7 @@ export class HistoryStreams {
 
   private async prepare(channel: string, want: Settings): Promise<string> {
     let info = await this.lookup(channel);
-    if (info !== undefined && this.expired(info)) info = await this.drop(info);
+    if (info !== undefined && this.stale(channel, info)) info = await this.drop(info);
     info ??= await this.create(channel, want);
     if (!sameSettings(info.config, want)) info = await this.jsm.streams.update(info.config.name, want);
     this.remember(channel, info);
@@ -170,7 +178,7 @@ export class HistoryStreams {
         storage: StorageType.File,
         discard: DiscardPolicy.Old,
         num_replicas: this.options.replicas,
-        republish: { src: subject, dest: this.names.fanout(channel) },
+        republish: { src: subject, dest: this.names.fanoutHistory(channel) },
       });
     } catch (err) {
       // Another node created the channel's stream first (its epoch wins): use that one.
@@ -181,7 +189,7 @@ export class HistoryStreams {
     }
   }
 
-  /** Deletes an expired stream; the caller creates the next epoch's. */
+  /** Deletes a stale stream; the caller creates the next epoch's. */
   private async drop(info: StreamInfo): Promise<undefined> {
     await this.delete(info.config.name);
     return undefined;

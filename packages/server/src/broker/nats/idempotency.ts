@@ -1,12 +1,5 @@
-import {
-  DiscardPolicy,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-  RetentionPolicy,
-  StorageType,
-} from '@nats-io/jetstream';
-import { Empty, nanos } from '@nats-io/transport-node';
+import { DiscardPolicy, JetStreamApiError, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
 import type { StreamPosition } from '../broker.js';
 import { decodePosition, encodePosition } from '../envelope.js';
 import { type NatsNames, noResponders } from './names.js';
@@ -14,12 +7,14 @@ import { type NatsNames, noResponders } from './names.js';
 const codes = { streamNotFound: 10059, streamNameInUse: 10058 } as const;
 
 /**
- * Idempotency records that a history stream's own dedupe cannot keep: one small stream,
- * one subject per (channel, key), messages kept for the idempotency window.
+ * Idempotency that a history stream's own dedupe cannot give: one stream for the fleet,
+ * one subject per (channel, key), each message kept for the idempotency window.
  *
- * - A publication without history claims its key by publishing an empty record with the
- *   key as Nats-Msg-Id: JetStream answers "duplicate" to the second claim within the
- *   window, atomically, on every node.
+ * - A publication without history is published into this stream, its key as Nats-Msg-Id,
+ *   and the stream republishes it to the channel's fan-out. Storing (the claim on the key)
+ *   and fan-out are one server-side step: a repeat within the window is answered
+ *   "duplicate" and not republished, and a publish whose outcome was lost with the
+ *   connection can be retried with its key without being lost or doubled.
  * - A publication with history is deduplicated by its own stream (same Nats-Msg-Id), but
  *   JetStream caps a stream's dedupe window at its max_age (the history TTL). When the
  *   TTL is shorter than the idempotency window, the position is also recorded here and
@@ -36,9 +31,9 @@ export class IdempotencyRecords {
     private readonly replicas: number,
   ) {}
 
-  /** Claims `id` for a publication without history; false when it was claimed within the window. */
-  async claim(id: string): Promise<boolean> {
-    const ack = await this.withStream(() => this.js.publish(this.names.dedupeSubject(id), Empty, { msgID: id }));
+  /** Publishes `message` (an envelope without position) to `channel` once per `id` within the window; false for a repeat. */
+  async publishOnce(channel: string, id: string, message: string): Promise<boolean> {
+    const ack = await this.withStream(() => this.js.publish(this.names.claim(channel, id), message, { msgID: id }));
     return !ack.duplicate;
   }
 
@@ -46,7 +41,7 @@ export class IdempotencyRecords {
   async recall(id: string): Promise<StreamPosition | undefined> {
     await this.ensure();
     try {
-      const record = await this.jsm.streams.getMessage(this.names.dedupeStream, { last_by_subj: this.names.dedupeSubject(id) });
+      const record = await this.jsm.streams.getMessage(this.names.dedupeStream, { last_by_subj: this.names.record(id) });
       return record === null ? undefined : decodePosition(record.string());
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === codes.streamNotFound)) throw err;
@@ -57,7 +52,7 @@ export class IdempotencyRecords {
 
   /** Records where a publication with history and this `id` landed. */
   async remember(id: string, position: StreamPosition): Promise<void> {
-    await this.withStream(() => this.js.publish(this.names.dedupeSubject(id), encodePosition(position)));
+    await this.withStream(() => this.js.publish(this.names.record(id), encodePosition(position)));
   }
 
   private ensure(): Promise<void> {
@@ -73,7 +68,7 @@ export class IdempotencyRecords {
     try {
       await this.jsm.streams.add({
         name: this.names.dedupeStream,
-        subjects: [this.names.allDedupe],
+        subjects: [this.names.allClaims, this.names.allRecords],
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         discard: DiscardPolicy.Old,
@@ -81,6 +76,7 @@ export class IdempotencyRecords {
         max_age: nanos(windowMs),
         duplicate_window: nanos(windowMs),
         num_replicas: this.replicas,
+        republish: { src: this.names.allClaims, dest: this.names.claimFanout },
       });
     } catch (err) {
       // Made by another node (possibly with another window: the first node's stands).

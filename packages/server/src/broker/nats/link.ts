@@ -13,6 +13,8 @@ export interface LinkEvents {
 
 /** How long to wait for JetStream after a reconnect before reporting up anyway. */
 const jetStreamWaitMs = 5_000;
+/** Bound on close(): a server that died unnoticed must not hold up a shutdown. */
+const drainMs = 1_000;
 
 /**
  * The broker's one NATS connection and its health. The client reconnects forever and
@@ -98,8 +100,8 @@ export class NatsLink {
     this.closing = true;
     const nc = this.nc;
     if (nc === undefined || nc.isClosed()) return;
-    // Drain delivers what is in flight; a connection that is down closes at once.
-    if (this.up) await deadline(nc.drain(), this.timeoutMs).catch(() => undefined);
+    // Drain delivers what is in flight; a connection that is down (or dies meanwhile) just closes.
+    if (this.up) await Promise.race([deadline(nc.drain(), drainMs), this.lost.promise]).catch(() => undefined);
     if (!nc.isClosed()) await nc.close();
   }
 

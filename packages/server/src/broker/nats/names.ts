@@ -14,9 +14,21 @@ export class NatsNames {
     this.streamPrefix = prefix.replace(/[^A-Za-z0-9_-]/g, '_');
   }
 
-  /** Core NATS subject carrying a channel's publications to the nodes subscribed to it. */
+  /**
+   * Everything for a channel reaches its nodes on `<prefix>.c.<token>.<kind>`: `p` core
+   * publishes, `h` its history stream's republished messages, `<id>` publications with an
+   * idempotency key republished by the dedupe stream. A node subscribes to all at once.
+   */
   fanout(channel: string): string {
-    return `${this.prefix}.c.${token(channel)}`;
+    return `${this.prefix}.c.${token(channel)}.*`;
+  }
+
+  fanoutCore(channel: string): string {
+    return `${this.prefix}.c.${token(channel)}.p`;
+  }
+
+  fanoutHistory(channel: string): string {
+    return `${this.prefix}.c.${token(channel)}.h`;
   }
 
   /** JetStream subject the channel's history stream captures. */
@@ -33,17 +45,32 @@ export class NatsNames {
     return `${this.prefix}.control`;
   }
 
-  /** The stream holding idempotency records; one subject per (channel, key). */
+  /** The stream of idempotency records: claims (publications without history) and positions. */
   get dedupeStream(): string {
     return `${this.streamPrefix}_dedupe`;
   }
 
-  dedupeSubject(id: string): string {
-    return `${this.prefix}.d.${id}`;
+  /** A publication without history claiming its key; the dedupe stream republishes it to the channel. */
+  claim(channel: string, id: string): string {
+    return `${this.prefix}.d.${token(channel)}.${id}`;
   }
 
-  get allDedupe(): string {
-    return `${this.prefix}.d.*`;
+  get allClaims(): string {
+    return `${this.prefix}.d.*.*`;
+  }
+
+  /** Where claims are republished: the channel's fan-out, kind = the key's id. */
+  get claimFanout(): string {
+    return `${this.prefix}.c.{{wildcard(1)}}.{{wildcard(2)}}`;
+  }
+
+  /** Where a publication with history and a key landed (kept for the idempotency window). */
+  record(id: string): string {
+    return `${this.prefix}.r.${id}`;
+  }
+
+  get allRecords(): string {
+    return `${this.prefix}.r.*`;
   }
 
   /**

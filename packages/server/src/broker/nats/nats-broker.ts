@@ -46,8 +46,11 @@ interface JetStreamParts {
  * subject in sequence order (stream `republish`, done by the stream leader after it
  * stored the message). So appending and fan-out cannot be separated by a failure of the
  * publishing node, and subscribers get a channel's publications in offset order whichever
- * nodes published them. A publication without history is a core NATS publish of `|body`
- * (see envelope.ts): at most once, like every broker's.
+ * nodes published them. (Publishing to JetStream and then to core NATS from the node
+ * would reorder concurrent publishers' messages and lose the fan-out when the node's
+ * connection drops between the two.) A publication without history is a core NATS
+ * publish of `|body` (see envelope.ts), at most once like every broker's; with an
+ * idempotency key it goes through the dedupe stream instead (see IdempotencyRecords).
  */
 export class NatsBroker implements Broker {
   private readonly names: NatsNames;
@@ -100,8 +103,8 @@ export class NatsBroker implements Broker {
     const id = options.idempotencyKey === undefined ? undefined : idempotencyId(channel, options.idempotencyKey);
     return this.link.call(async () => {
       if (options.history !== undefined) return this.publishWithHistory(channel, body, options.history, id);
-      if (id !== undefined && !(await this.jetStream().records.claim(id))) return { deduplicated: true };
-      this.link.connection().publish(this.names.fanout(channel), `|${body}`);
+      if (id !== undefined) return { deduplicated: !(await this.jetStream().records.publishOnce(channel, id, `|${body}`)) };
+      this.link.connection().publish(this.names.fanoutCore(channel), `|${body}`);
       return { deduplicated: false };
     });
   }
@@ -211,11 +214,12 @@ export class NatsBroker implements Broker {
     let publication: Publication;
     try {
       // Republished by a history stream: the position is in its headers, the body as stored.
-      const seq = msg.headers?.get('Nats-Sequence');
+      // Core publishes and the dedupe stream's republished claims carry `|body`.
+      const stream = msg.headers?.get('Nats-Stream') ?? '';
       publication =
-        seq === undefined || seq === ''
+        stream === '' || stream === this.names.dedupeStream
           ? decodeMessage(msg.string())
-          : decodeBody(msg.string(), { offset: Number(seq), epoch: epochOf(msg.headers?.get('Nats-Stream') ?? '') });
+          : decodeBody(msg.string(), { offset: Number(msg.headers?.get('Nats-Sequence')), epoch: epochOf(stream) });
     } catch (err) {
       // Not ours (another client on our subject): dropped rather than thrown into the NATS client.
       if (err instanceof EnvelopeError || err instanceof SyntaxError) return;
