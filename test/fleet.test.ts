@@ -1,6 +1,6 @@
 import type { Centrifuge, PublicationContext, Subscription } from 'centrifuge';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestServer } from '../packages/server/test/servers.js';
+import { startNats, startRedis, type TestServer } from '../packages/server/test/servers.js';
 import { api, eventually, type FleetNode, movableClient, TestFleet, token } from './fleet-helpers.js';
 
 /** A subscribed SDK client and what it received on its channel. */
@@ -113,3 +113,4 @@ function fleetSuite(label: string, startBroker: () => Promise<TestServer>) {
 }
 
 fleetSuite('redis', startRedis);
+fleetSuite('nats', startNats);
