@@ -3,7 +3,8 @@ import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } 
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { readFile } from 'node:fs/promises';
-import { DisconnectCode } from '@fleetgate/protocol';
+import { DisconnectCode, ErrorCode } from '@fleetgate/protocol';
+import { ReplyError } from './errors.js';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { createApiHandler } from './api/handler.js';
 import { sendJson, sendText } from './api/http.js';
@@ -18,6 +19,7 @@ import { historyLimits, Namespaces } from './config/namespaces.js';
 import { TrafficStats } from './core/traffic.js';
 import { demoPage, sdkBundlePath } from './demo/page.js';
 import { Fleet } from './fleet.js';
+import { PresenceKeeper } from './presence-keeper.js';
 import { type DisconnectFilter, Node } from './node.js';
 import { type Spread, spreadOver } from './ops/drain.js';
 import { createLogger, type Logger } from './ops/logger.js';
@@ -78,6 +80,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly sessions = new Set<Session>();
   private readonly sessionContext: SessionContext;
   private readonly gatekeeper: Gatekeeper;
+  private readonly presence: PresenceKeeper;
   private readonly wss: WebSocketServer;
   private readonly api: ReturnType<typeof createApiHandler>;
   private readonly uni: ReturnType<typeof createUniHandler>;
@@ -120,8 +123,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       connections: () => this.sessions.size,
       relieveAll: () => this.sessions.forEach((s) => s.relieved()),
     });
+    this.presence = new PresenceKeeper(this.node.presence, { updateIntervalMs: config.presence.updateInterval, ttlMs: config.presence.ttl }, this.logger);
     this.sessionContext = {
       node: this.node,
+      fleet: this.fleet,
+      presence: this.presence,
+      presenceMaxList: config.presence.maxList,
       namespaces,
       verifier: new TokenVerifier(config.client.token),
       client: config.client,
@@ -150,6 +157,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       namespaces,
       metrics: this.metrics,
       maxPublicationBytes: config.api.maxPublicationBytes,
+      presenceMaxList: config.presence.maxList,
       drain: () => void this.close(),
     };
     this.api = createApiHandler(apiContext, config.api, this.logger);
@@ -163,8 +171,6 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         return false;
       },
     });
-    const unenforced = namespaces.unenforced();
-    if (unenforced.length > 0) this.logger.warn({ options: unenforced }, 'channel options set that are not enforced yet');
     if (config.client.insecure) this.logger.warn('client.insecure is on: anyone can connect and use any channel (demos and tests only)');
     if (config.api.insecure) this.logger.warn('api.insecure is on: the server API needs no key');
     else if (config.api.key === undefined) this.logger.warn('api.key is not set: the server API refuses every call');
@@ -175,6 +181,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     await gateway.node.start();
     gateway.fleet.start();
     gateway.gatekeeper.start();
+    gateway.presence.start();
     if (options.server !== undefined) gateway.attach(options.server, options.serveHttp ?? false);
     return gateway;
   }
@@ -248,8 +255,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         sendJson(res, this.ready ? 200 : 503, { status: this.ready ? 'ready' : this.drain !== undefined ? 'draining' : 'broker unreachable' });
         return true;
       case '/metrics':
-        this.metrics.registry.metrics().then(
-          (text) => sendText(res, 200, text, { 'content-type': this.metrics.registry.contentType }),
+        this.metrics.render().then(
+          (text) => sendText(res, 200, text, { 'content-type': this.metrics.contentType }),
           (err: unknown) => sendText(res, 500, String(err)),
         );
         return true;
@@ -278,7 +285,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Publishes `data` (any JSON value) into `channel` from the backend. */
   async publish(channel: string, data: unknown, options: { tags?: Record<string, string>; idempotencyKey?: string } = {}): Promise<PublishResult> {
-    const result = await this.node.publish(channel, { data: JSON.stringify(data), ...options });
+    const found = this.sessionContext.namespaces.ofChannel(channel);
+    if (found === undefined) throw new ReplyError(ErrorCode.UnknownChannel);
+    const result = await this.node.publish(channel, { data: JSON.stringify(data), ...options }, historyLimits(found.ns));
     this.metrics.publications.inc({ source: 'api' });
     return result;
   }
@@ -306,6 +315,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const closed = spread.done.then(async () => {
       for (const s of [...this.sessions]) s.close(DisconnectCode.Shutdown);
       this.gatekeeper.stop();
+      this.presence.stop();
       await this.fleet.stop();
       await this.node.close();
       this.wss.close();

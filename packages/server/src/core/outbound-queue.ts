@@ -30,7 +30,9 @@ interface Slot<M> {
   item: QueueItem<M> | undefined;
 }
 
-const droppable = (policy: OverflowPolicy | undefined) => policy === 'drop-oldest' || policy === 'coalesce';
+const droppablePolicy = (policy: OverflowPolicy | undefined) => policy === 'drop-oldest' || policy === 'coalesce';
+/** What a policy may drop; nothing in the control lane is ever dropped. */
+const droppable = (item: { readonly lane: Lane; readonly policy?: OverflowPolicy | undefined }) => item.lane !== 'control' && droppablePolicy(item.policy);
 
 /**
  * A connection's outbound queue, bounded in bytes: what is queued plus what already
@@ -43,6 +45,9 @@ export class OutboundQueue<M> {
   private readonly heads = lanes.map(() => 0);
   private readonly byKey = new Map<string, Slot<M>>();
   private queuedBytes = 0;
+  /** Bytes of queued publications that a policy allows to drop. */
+  private droppableBytes = 0;
+  private liveItems = 0;
 
   constructor(
     readonly limitBytes: number,
@@ -55,7 +60,7 @@ export class OutboundQueue<M> {
   }
 
   get empty(): boolean {
-    return this.queuedBytes === 0 && this.lanes.every((lane, i) => lane.length === this.heads[i]);
+    return this.liveItems === 0;
   }
 
   push(item: QueueItem<M>, socketBytes: number): PushOutcome<M> {
@@ -64,21 +69,25 @@ export class OutboundQueue<M> {
       return { kind: 'queued', dropped: [], coalesced: 0 };
     }
     if (item.policy === 'pause' && this.queuedBytes + socketBytes + item.size > this.limitBytes * this.highWater) return { kind: 'paused' };
-    let coalesced = 0;
     const existing = item.policy === 'coalesce' && item.key !== undefined ? this.byKey.get(item.key) : undefined;
-    if (existing?.item !== undefined) {
-      this.queuedBytes += item.size - existing.item.size;
+    const older = existing?.item;
+    const fixed = this.queuedBytes - this.droppableBytes;
+    if (fixed + socketBytes + item.size > this.limitBytes) {
+      // No room even after dropping every droppable publication: nothing else is dropped for nothing.
+      if (!droppable(item)) return { kind: 'overflow' };
+      // A coalesced key loses its older value too: it is no longer the newest.
+      if (existing !== undefined && older !== undefined) this.discard(existing, older);
+      return { kind: 'dropped', dropped: older === undefined ? [item] : [older, item] };
+    }
+    if (existing !== undefined && older !== undefined) {
+      this.account(older, -1);
       existing.item = item;
-      coalesced = 1;
+      this.account(item, 1);
     }
-    const dropped = this.makeRoom(socketBytes + (coalesced ? 0 : item.size), existing);
-    if (this.queuedBytes + socketBytes + (coalesced ? 0 : item.size) > this.limitBytes) {
-      if (coalesced) return { kind: 'queued', dropped, coalesced };
-      if (droppable(item.policy)) return { kind: 'dropped', dropped: [...dropped, item] };
-      return { kind: 'overflow' };
-    }
-    if (!coalesced) this.append(item);
-    return { kind: 'queued', dropped, coalesced };
+    const incoming = older === undefined ? item.size : 0;
+    const dropped = this.makeRoom(socketBytes + incoming, existing);
+    if (older === undefined) this.append(item);
+    return { kind: 'queued', dropped, coalesced: older === undefined ? 0 : 1 };
   }
 
   /** Takes queued items, control lane first, FIFO within a lane, up to about `maxBytes` (at least one). */
@@ -111,8 +120,7 @@ export class OutboundQueue<M> {
       for (let i = this.heads[l] as number; i < lane.length; i++) {
         const slot = lane[i] as Slot<M>;
         if (slot.item?.channel !== channel) continue;
-        this.forget(slot, slot.item);
-        slot.item = undefined;
+        this.discard(slot, slot.item);
         removed += 1;
       }
     }
@@ -126,6 +134,8 @@ export class OutboundQueue<M> {
     }
     this.byKey.clear();
     this.queuedBytes = 0;
+    this.droppableBytes = 0;
+    this.liveItems = 0;
   }
 
   /** Drops droppable publications, lowest lane and oldest first, until `incoming` more bytes fit; never `keep`. */
@@ -136,9 +146,8 @@ export class OutboundQueue<M> {
       for (let i = this.heads[l] as number; i < lane.length && this.queuedBytes + incoming > this.limitBytes; i++) {
         const slot = lane[i] as Slot<M>;
         const item = slot.item;
-        if (item === undefined || slot === keep || !droppable(item.policy)) continue;
-        this.forget(slot, item);
-        slot.item = undefined;
+        if (item === undefined || slot === keep || !droppable(item)) continue;
+        this.discard(slot, item);
         dropped.push(item);
       }
     }
@@ -148,13 +157,26 @@ export class OutboundQueue<M> {
   private append(item: QueueItem<M>): void {
     const slot: Slot<M> = { item };
     (this.lanes[lanes.indexOf(item.lane)] as Slot<M>[]).push(slot);
-    this.queuedBytes += item.size;
+    this.account(item, 1);
+    this.liveItems += 1;
     if (item.policy === 'coalesce' && item.key !== undefined) this.byKey.set(item.key, slot);
   }
 
   private forget(slot: Slot<M>, item: QueueItem<M>): void {
-    this.queuedBytes -= item.size;
+    this.account(item, -1);
+    this.liveItems -= 1;
     if (item.key !== undefined && this.byKey.get(item.key) === slot) this.byKey.delete(item.key);
+  }
+
+  /** Removes a queued item, leaving its slot empty. */
+  private discard(slot: Slot<M>, item: QueueItem<M>): void {
+    this.forget(slot, item);
+    slot.item = undefined;
+  }
+
+  private account(item: QueueItem<M>, sign: 1 | -1): void {
+    this.queuedBytes += sign * item.size;
+    if (droppable(item)) this.droppableBytes += sign * item.size;
   }
 
   /** Drops the consumed prefix once it is the larger half of the lane. */

@@ -3,9 +3,23 @@ import type { TrafficStats } from '../core/traffic.js';
 import type { NodeStats } from '../node.js';
 
 /**
+ * Process metrics (CPU, memory, event-loop lag, GC) belong to the process, not to a
+ * gateway: collected once, in a registry of their own, whatever the number of gateways
+ * (prom-client's collectors cannot be stopped, so one per gateway would never be freed).
+ */
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'fleetgate_' });
+  }
+  return processRegistry;
+}
+
+/**
  * Prometheus metrics of one gateway (its own registry, so several gateways can live in
- * one process). State gauges and hot-path traffic counters are read at scrape time;
- * the process metrics (CPU, memory, event-loop lag, GC) come from prom-client.
+ * one process). State gauges and hot-path traffic counters are read at scrape time.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -79,8 +93,16 @@ export class Metrics {
   readonly storms = new Counter({ name: 'fleetgate_storms_total', help: 'Reconnect storms detected.', registers: [this.registry] });
   readonly brokerUp = new Gauge({ name: 'fleetgate_broker_up', help: '1 while the broker is reachable, 0 while it is not.', registers: [this.registry] });
 
+  /** The exposition text: this gateway's metrics and the process's. */
+  render(): Promise<string> {
+    return Registry.merge([processMetrics(), this.registry]).metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
   constructor(stats: () => NodeStats, traffic: TrafficStats, fleetSize: () => number, pendingBytes: () => Iterable<number>) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'fleetgate_' });
     const gauge = (name: string, help: string, read: (s: NodeStats) => number) =>
       new Gauge({
         name,

@@ -1,4 +1,5 @@
 import {
+  type ClientInfo,
   type Command,
   type ConnectResult,
   DisconnectCode,
@@ -10,9 +11,11 @@ import {
 import { type ConnectClaims, TokenError } from '../auth/jwt.js';
 import { historyLimits } from '../config/namespaces.js';
 import { withRawField } from '../core/encode.js';
+import { registryChannel } from '../presence-keeper.js';
 import { DisconnectError, ReplyError } from '../errors.js';
 import { checkChannel, expiryFields, namespaceOf, nowSeconds } from './channel-access.js';
 import { canPublish } from './permissions.js';
+import { presence, presenceStats } from './presence.js';
 import type { Session } from './session.js';
 import { encodeSubscribeResult, history, joinServerSide, subRefresh, subscribe } from './subscribe.js';
 
@@ -49,7 +52,9 @@ export async function handleCommand(s: Session, command: Exclude<Command, { meth
     case 'sub_refresh':
       return subRefresh(s, command.id, command.params);
     case 'presence':
+      return presence(s, command.id, command.params);
     case 'presence_stats':
+      return presenceStats(s, command.id, command.params);
     case 'rpc':
       throw new ReplyError(ErrorCode.NotAvailable);
   }
@@ -74,17 +79,19 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
     throw new DisconnectError(DisconnectCode.BadRequest, 'client credentials not found');
   }
   if (s.state !== 'connecting') return;
-  const { user, expireAt, channels } = claims;
+  const { user, expireAt } = claims;
+  const channels = withPersonalChannel(s, user, claims.channels);
   if (expireAt !== undefined && expireAt <= nowSeconds(s)) throw new ReplyError(ErrorCode.Expired);
-  const perUser = ctx.client.maxConnectionsPerUser;
-  if (perUser > 0 && user !== '' && ctx.node.connectionsOf(user) >= perUser) throw new DisconnectError(DisconnectCode.ConnectionLimit);
   if (channels.length > ctx.client.maxSubscriptions) throw new DisconnectError(DisconnectCode.ChannelLimit);
   for (const channel of channels) namespaceOf(s, channel);
+  await enforceUserLimit(s, user);
+  if (s.state !== 'connecting') return;
 
   s.user = user;
   s.connInfo = claims.info;
   s.transition('connected');
   ctx.node.register(s);
+  if (user !== '') await ctx.presence.add(registryChannel(user), registryEntry(s));
   ctx.metrics.connects.inc();
   ctx.events.connected(s);
   s.setExpiry(expireAt);
@@ -108,6 +115,38 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
   const body = subs.length > 0 ? withRawField(JSON.stringify(result), 'subs', `{${subs.join(',')}}`) : JSON.stringify(result);
   s.reply(`{"id":${id},"connect":${body}}`);
   for (const channel of channels) s.releaseEarly(channel);
+}
+
+/** With `subscribeToPersonal`, every connection of a user joins `<ns>:#<user>`. */
+function withPersonalChannel(s: Session, user: string, channels: readonly string[]): readonly string[] {
+  const { subscribeToPersonal, personalChannelNamespace: ns } = s.ctx.client;
+  if (!subscribeToPersonal || user === '') return channels;
+  const personal = `${ns === '' ? '' : `${ns}:`}#${user}`;
+  return channels.includes(personal) ? channels : [...channels, personal];
+}
+
+/** This connection in the fleet's user registry (presence of the user's registry channel). */
+function registryEntry(s: Session): ClientInfo {
+  const where = { node: s.ctx.node.name, node_id: s.ctx.node.id, transport: s.transport.name, connected_at: s.ctx.clock() };
+  return { ...s.clientInfo, chan_info: where };
+}
+
+const connectedAt = (info: ClientInfo) => (info.chan_info as { connected_at?: number } | undefined)?.connected_at ?? 0;
+
+/** Fleet-wide `maxConnectionsPerUser`: refuse the new connection (3504), or close the user's oldest ones. */
+async function enforceUserLimit(s: Session, user: string): Promise<void> {
+  const { maxConnectionsPerUser: max, connectionLimitMode: mode } = s.ctx.client;
+  if (max === 0 || user === '') return;
+  if (mode === 'refuse-new' && s.ctx.node.connectionsOf(user) >= max) throw new DisconnectError(DisconnectCode.ConnectionLimit);
+  const registry = registryChannel(user);
+  const { numClients } = await s.ctx.node.presence.stats(registry);
+  if (numClients < max) return;
+  if (mode === 'refuse-new') throw new DisconnectError(DisconnectCode.ConnectionLimit);
+  const { clients } = await s.ctx.node.presence.list(registry, numClients);
+  const oldest = clients.sort((a, b) => connectedAt(a) - connectedAt(b)).slice(0, numClients - max + 1);
+  for (const info of oldest) {
+    await s.ctx.fleet.disconnect({ user, client: info.client }, DisconnectCode.ConnectionLimit, 'replaced by a newer connection');
+  }
 }
 
 async function publish(s: Session, id: number, params: Params<'publish'>): Promise<void> {

@@ -5,7 +5,9 @@ import type { Clock } from '../core/clock.js';
 import type { Tier } from '../core/degradation.js';
 import type { Namespaces } from '../config/namespaces.js';
 import type { TrafficStats } from '../core/traffic.js';
+import type { Fleet } from '../fleet.js';
 import type { Node } from '../node.js';
+import type { PresenceKeeper } from '../presence-keeper.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { FlushScheduler } from './flush-scheduler.js';
 import type { RecoveryFirst } from './recovery-first.js';
@@ -14,6 +16,9 @@ import type { Session } from './session.js';
 /** Everything a session shares with the other sessions of its gateway. */
 export interface SessionContext {
   readonly node: Node;
+  readonly fleet: Fleet;
+  readonly presence: PresenceKeeper;
+  readonly presenceMaxList: number;
   readonly namespaces: Namespaces;
   readonly verifier: TokenVerifier;
   readonly client: Config['client'];

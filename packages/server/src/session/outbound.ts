@@ -23,6 +23,8 @@ export interface OutboundHost {
   paused(item: OutgoingItem): void;
   /** The queue went back under its low-water mark: paused channels may resume. */
   relieved(): void;
+  /** Whether some channel waits for relief (then the socket's drain is awaited too). */
+  readonly hasPaused: boolean;
 }
 
 export interface OutboundLimits {
@@ -91,20 +93,23 @@ export class Outbound implements Flushable {
   flush(): void {
     if (this.waitingForDrain) return;
     while (!this.queue.empty) {
-      if (this.transport.bufferedBytes >= this.socketHighWater) {
-        this.waitingForDrain = true;
-        this.transport.onDrain(() => {
-          this.waitingForDrain = false;
-          this.flush();
-        });
-        return;
-      }
+      if (this.transport.bufferedBytes >= this.socketHighWater) return this.waitForDrain();
       const items = this.queue.drain(maxFrameBytes);
       if (items.length === 0) break;
       this.write(joinFrame(items));
     }
     this.watchLimit();
     if (this.pendingBytes < this.limits.maxBytes / 4) this.host.relieved();
+    // Paused channels resume once the socket, too, is under the low-water mark.
+    else if (this.host.hasPaused) this.waitForDrain();
+  }
+
+  private waitForDrain(): void {
+    this.waitingForDrain = true;
+    this.transport.onDrain(() => {
+      this.waitingForDrain = false;
+      this.flush();
+    });
   }
 
   private write(frame: Outgoing): void {

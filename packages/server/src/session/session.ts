@@ -18,7 +18,9 @@ import type { ChannelDelivery } from '../config/namespaces.js';
 import { checkPosition } from '../core/recovery.js';
 import { DisconnectError, ReplyError } from '../errors.js';
 import type { NodeClient } from '../node.js';
+import { registryChannel } from '../presence-keeper.js';
 import { handleCommand } from './commands.js';
+import { joinServerSide } from './subscribe.js';
 import type { SessionContext } from './context.js';
 import { type Outgoing, Outbound, type OutboundHost, type OutgoingItem } from './outbound.js';
 import type { Transport } from './transport.js';
@@ -46,6 +48,12 @@ export interface ChannelState {
   readonly delivery: ChannelDelivery;
   /** Pause policy: not delivered until the queue drains (then the client recovers). */
   paused: boolean;
+  /** Namespace `presence`: this connection is in the channel's presence. */
+  readonly presence: boolean;
+  /** Namespace `joinLeave`: joining and leaving are published. */
+  readonly joinLeave: boolean;
+  /** The client asked for join/leave pushes (and the namespace has them). */
+  readonly pushJoinLeave: boolean;
 }
 
 /**
@@ -303,6 +311,36 @@ export class Session implements NodeClient, OutboundHost {
     this.channels.delete(channel);
     this.outbound.removeChannel(channel);
     this.ctx.node.unsubscribe(this, channel);
+    if (state.presence) this.ctx.presence.remove(channel, this.id);
+    if (state.joinLeave) this.ctx.node.publishJoinLeave(channel, 'leave', this.channelInfo(state));
+  }
+
+  /** This connection as seen in a channel: its client info plus the subscription's `chan_info`. */
+  channelInfo(state: ChannelState): ClientInfo {
+    return state.info === undefined ? this.clientInfo : { ...this.clientInfo, chan_info: state.info };
+  }
+
+  deliverJoinLeave(channel: string, frame: string): void {
+    const state = this.channels.get(channel);
+    if (state?.pushJoinLeave && state.early === undefined) this.push(frame);
+  }
+
+  serverSubscribe(channel: string): void {
+    if (!this.isConnected || this.channels.has(channel)) return;
+    joinServerSide(this, channel, undefined).then(
+      (joined) => {
+        if (!this.isConnected) return;
+        // The subscribe push carries the subscribe result's position fields.
+        const { publications, recovered, was_recovering, ...body } = joined.result;
+        this.push(encodePush({ type: 'subscribe', channel, body }));
+        this.releaseEarly(channel);
+      },
+      (err: unknown) => this.ctx.logger.warn({ err, client: this.id, channel }, 'server-side subscribe failed'),
+    );
+  }
+
+  serverUnsubscribe(channel: string): void {
+    if (this.channels.has(channel)) this.unsubscribePush(channel, UnsubscribeCode.Server);
   }
 
   /** Queues a reply to a command. */
@@ -367,6 +405,10 @@ export class Session implements NodeClient, OutboundHost {
     this.ctx.traffic.countOverflow(state.delivery, 'paused');
   }
 
+  get hasPaused(): boolean {
+    return this.pausedChannels > 0;
+  }
+
   /** The queue drained (or the node left degradation tier 2): paused channels resume. */
   relieved(): void {
     if (this.pausedChannels === 0) return;
@@ -415,9 +457,11 @@ export class Session implements NodeClient, OutboundHost {
     this.outbound.clear();
     this.backlog = [];
     this.backlogBytes = 0;
-    for (const state of this.channels.values()) clearTimeout(state.expiry);
-    if (wasConnected) this.ctx.node.unregister(this, this.channels.keys());
-    this.channels.clear();
+    for (const channel of [...this.channels.keys()]) this.leave(channel);
+    if (wasConnected) {
+      this.ctx.node.unregister(this);
+      if (this.user !== '') this.ctx.presence.remove(registryChannel(this.user), this.id);
+    }
     this.ctx.events.closed(this, code);
   }
 }

@@ -27,6 +27,9 @@ export function encodeSubscribeResult(joined: Joined): string {
 interface JoinRequest {
   readonly serverSide: boolean;
   readonly delivery: ChannelDelivery;
+  readonly ns: NamespaceOptions;
+  /** The client asked for join/leave pushes. */
+  readonly wantsJoinLeave: boolean;
   /** Set for positioned subscriptions (history is on). */
   readonly history: HistoryLimits | undefined;
   readonly recoverable: boolean;
@@ -63,12 +66,16 @@ async function join(s: Session, channel: string, request: JoinRequest): Promise<
     expiry: undefined,
     delivery: request.delivery,
     paused: false,
+    presence: request.ns.presence,
+    joinLeave: request.ns.joinLeave,
+    pushJoinLeave: request.ns.joinLeave && request.wantsJoinLeave,
   };
   s.channels.set(channel, state);
   try {
     await s.ctx.node.subscribe(s, channel);
     const result: SubscribeResult = expiryFields(s, request.expireAt);
     const joined = request.history === undefined ? { result, publications: [] } : await position(s, channel, state, request, request.history, result);
+    if (state.presence) await s.ctx.presence.add(channel, s.channelInfo(state));
     s.setChannelExpiry(channel, request.expireAt);
     return joined;
   } catch (err) {
@@ -109,7 +116,15 @@ async function position(s: Session, channel: string, state: ChannelState, reques
 export async function joinServerSide(s: Session, channel: string, asks: SubscribeRecovery | undefined): Promise<Joined> {
   const { ns, delivery } = namespaceOf(s, channel);
   const mode = streamMode(ns, {});
-  return join(s, channel, { serverSide: true, delivery, ...mode, recover: recoverFrom(asks), rejectUnrecovered: false });
+  const joined = await join(s, channel, { serverSide: true, delivery, ns, wantsJoinLeave: false, ...mode, recover: recoverFrom(asks), rejectUnrecovered: false });
+  announceJoin(s, channel);
+  return joined;
+}
+
+/** Publishes the join of a channel whose namespace has joinLeave (after the reply, so the joiner is counted). */
+function announceJoin(s: Session, channel: string): void {
+  const state = s.channels.get(channel);
+  if (state?.joinLeave) s.ctx.node.publishJoinLeave(channel, 'join', s.channelInfo(state));
 }
 
 async function verifySubscriptionToken(s: Session, token: string, channel: string, invalid: () => Error): Promise<SubscribeClaims> {
@@ -149,6 +164,8 @@ export async function subscribe(s: Session, id: number, params: Params<'subscrib
   const request: JoinRequest = {
     serverSide: false,
     delivery,
+    ns,
+    wantsJoinLeave: params.join_leave === true,
     ...mode,
     recover,
     rejectUnrecovered: ((params.flag ?? 0) & 2) !== 0,
@@ -161,6 +178,7 @@ export async function subscribe(s: Session, id: number, params: Params<'subscrib
   if (!s.isConnected) return;
   s.reply(`{"id":${id},"subscribe":${encodeSubscribeResult(joined)}}`);
   s.releaseEarly(channel);
+  announceJoin(s, channel);
 }
 
 export async function subRefresh(s: Session, id: number, params: Params<'sub_refresh'>): Promise<void> {
