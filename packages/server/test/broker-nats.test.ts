@@ -1,4 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClientInfo } from '@fleetgate/protocol';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -212,6 +216,120 @@ describe('nats broker', () => {
     await rec.until(() => rec.of(ch).length === 1, 'publication without JetStream');
     await expect(broker.publish(ch, pub(2), { history: limits })).rejects.toThrow(/JetStream/);
     await expect(broker.history(ch, { limit: -1, metaTtlMs: 1000 })).rejects.toThrow(/JetStream/);
+  });
+
+  const member = (user: string, client: string, extra: Partial<ClientInfo> = {}): ClientInfo => ({ user, client, ...extra });
+
+  it('counts a user connected to several nodes once, and forgets a closed node at once', async () => {
+    const [a] = await started();
+    const [b] = await started();
+    const [c] = await started();
+    const ch = channelName('presence-three');
+    await a.presence.add(ch, member('1', 'a1'), 60_000);
+    await b.presence.add(ch, member('1', 'b1'), 60_000);
+    await b.presence.add(ch, member('2', 'b2'), 60_000);
+    await c.presence.add(ch, member('3', 'c1'), 60_000);
+    expect(await c.presence.stats(ch)).toEqual({ numClients: 4, numUsers: 3 });
+    const all = await a.presence.list(ch, Infinity);
+    expect(all.total).toBe(4);
+    expect(all.clients.map((i) => i.client).sort()).toEqual(['a1', 'b1', 'b2', 'c1']);
+    const some = await b.presence.list(ch, 3);
+    expect(some.total).toBe(4);
+    expect(some.clients).toHaveLength(3);
+    await b.close();
+    // It said goodbye: nobody waits for it, and its entries are gone without a TTL.
+    const asked = Date.now();
+    expect(await c.presence.stats(ch)).toEqual({ numClients: 2, numUsers: 2 });
+    expect(Date.now() - asked).toBeLessThan(500);
+  });
+
+  it('answers without a node that stops answering, and waits for it only once', async () => {
+    const [a] = await started({ presenceWaitMs: 300 });
+    const ch = channelName('presence-ghost');
+    await a.presence.add(ch, member('1', 'a1'), 60_000);
+    const nc = await connect({ servers: nats.url });
+    try {
+      // A node that said hello and then died (kill -9): it never answers.
+      nc.publish(new NatsNames('fleetgate').roster, '+ghost');
+      await nc.flush();
+      let asked = Date.now();
+      expect(await a.presence.stats(ch)).toEqual({ numClients: 1, numUsers: 1 });
+      expect(Date.now() - asked).toBeGreaterThanOrEqual(250);
+      asked = Date.now();
+      expect(await a.presence.stats(ch)).toEqual({ numClients: 1, numUsers: 1 });
+      expect(Date.now() - asked).toBeLessThan(250);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('fails presence queries and join/leave at once while NATS is away, and keeps its own entries', async () => {
+    const [a, rec] = await started();
+    const ch = channelName('presence-away');
+    await a.presence.add(ch, member('1', 'a1'), 60_000);
+    await nats.kill();
+    try {
+      await rec.until(() => rec.health.at(-1) === false, 'health down');
+      const asked = Date.now();
+      await expect(a.presence.stats(ch)).rejects.toBeInstanceOf(BrokerError);
+      await expect(a.presence.list(ch, 10)).rejects.toBeInstanceOf(BrokerError);
+      await expect(a.publishJoinLeave(ch, 'join', member('1', 'a1'))).rejects.toBeInstanceOf(BrokerError);
+      expect(Date.now() - asked).toBeLessThan(100);
+      // The node's own connections are still its own: it keeps track of them meanwhile.
+      await a.presence.add(ch, member('2', 'a2'), 60_000);
+    } finally {
+      await nats.start();
+    }
+    await rec.until(() => rec.health.at(-1) === true, 'health up again');
+    expect(await a.presence.stats(ch)).toEqual({ numClients: 2, numUsers: 2 });
+  });
+
+  it('splits presence answers larger than the server max_payload into parts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-nats-'));
+    try {
+      const port = await freePort();
+      writeFileSync(join(dir, 'small.conf'), 'max_payload: 8192\n');
+      await spawnNats(['-p', String(port), '-c', join(dir, 'small.conf')]);
+      const url = `nats://127.0.0.1:${port}`;
+      const [a] = await started({}, url);
+      const [b] = await started({}, url);
+      const ch = channelName('presence-parts');
+      const padding = 'x'.repeat(100);
+      // 1,500 users on a (12 KB of hashes, 200 KB of list), ten of them also on b.
+      for (let i = 0; i < 1500; i++) await a.presence.add(ch, member(`u${i}`, `a${i}`, { conn_info: { padding } }), 60_000);
+      for (let i = 0; i < 10; i++) await b.presence.add(ch, member(`u${i}`, `b${i}`), 60_000);
+      expect(await b.presence.stats(ch)).toEqual({ numClients: 1510, numUsers: 1500 });
+      const list = await b.presence.list(ch, 2000);
+      expect(list.total).toBe(1510);
+      expect(new Set(list.clients.map((i) => i.client)).size).toBe(1510);
+      expect(list.clients.find((i) => i.client === 'a7')).toEqual(member('u7', 'a7', { conn_info: { padding } }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('delivers joins and leaves alongside the channel publications, to subscribed nodes only', async () => {
+    const [a] = await started();
+    const [b, recB] = await started();
+    const ch = channelName('joinleave.*.j');
+    await b.subscribe([ch]);
+    await a.publishJoinLeave(ch, 'join', member('1', 'c1'));
+    await a.publish(ch, pub(1), {});
+    await a.publish(ch, pub(2), { history: limits });
+    await a.publishJoinLeave(ch, 'leave', member('1', 'c1'));
+    await recB.until(() => recB.joinLeaves.length === 2 && recB.of(ch).length === 2, 'joins, leaves and publications');
+    expect(recB.joinLeaves.map((e) => [e.channel, e.kind, e.info.client])).toEqual([
+      [ch, 'join', 'c1'],
+      [ch, 'leave', 'c1'],
+    ]);
+    expect(n(recB.of(ch))).toEqual([1, 2]);
+    await b.unsubscribe([ch]);
+    await a.publishJoinLeave(ch, 'join', member('2', 'c2'));
+    const marker = channelName('marker');
+    await b.subscribe([marker]);
+    await a.publish(marker, pub(3), {});
+    await recB.until(() => recB.of(marker).length === 1, 'marker');
+    expect(recB.joinLeaves).toHaveLength(2);
   });
 
   it('connects to a NATS cluster through several URLs and fails over to another server', async () => {

@@ -17,7 +17,8 @@ export class NatsNames {
   /**
    * Everything for a channel reaches its nodes on `<prefix>.c.<token>.<kind>`: `p` core
    * publishes, `h` its history stream's republished messages, `<id>` publications with an
-   * idempotency key republished by the dedupe stream. A node subscribes to all at once.
+   * idempotency key republished by the dedupe stream, `j`/`l` joins and leaves. A node
+   * subscribes to all at once.
    */
   fanout(channel: string): string {
     return `${this.prefix}.c.${token(channel)}.*`;
@@ -29,6 +30,24 @@ export class NatsNames {
 
   fanoutHistory(channel: string): string {
     return `${this.prefix}.c.${token(channel)}.h`;
+  }
+
+  /**
+   * A join or leave in the channel: one-letter kinds `j` and `l` on its fan-out, so they
+   * reach exactly the nodes subscribed to it (idempotency ids are 22 characters: no clash).
+   */
+  joinLeave(channel: string, kind: 'join' | 'leave'): string {
+    return `${this.prefix}.c.${token(channel)}.${kind === 'join' ? 'j' : 'l'}`;
+  }
+
+  /** Presence queries, which every node answers for its own connections (see presence.ts). */
+  get presenceQuery(): string {
+    return `${this.prefix}.pq`;
+  }
+
+  /** Node hellos and goodbyes: who a presence query waits for (see roster.ts). */
+  get roster(): string {
+    return `${this.prefix}.pn`;
   }
 
   /** JetStream subject the channel's history stream captures. */

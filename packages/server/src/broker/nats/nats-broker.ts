@@ -1,3 +1,4 @@
+import type { ClientInfo } from '@fleetgate/protocol';
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type {
@@ -7,6 +8,7 @@ import type {
   HistoryLimits,
   HistoryQuery,
   HistoryResult,
+  JoinLeave,
   Publication,
   PublishOptions,
   PublishResult,
@@ -18,6 +20,7 @@ import { HistoryStreams } from './history-streams.js';
 import { IdempotencyRecords } from './idempotency.js';
 import { NatsLink } from './link.js';
 import { epochOf, idempotencyId, NatsNames, noResponders } from './names.js';
+import { NatsPresence } from './presence.js';
 
 export interface NatsBrokerOptions extends BrokerOptions {
   /** Subject and stream name prefix: fleets with different prefixes share a server unaware of each other. */
@@ -28,6 +31,8 @@ export interface NatsBrokerOptions extends BrokerOptions {
   readonly requestTimeoutMs?: number;
   /** How often this node deletes history streams whose position expired (default 30 s). */
   readonly sweepIntervalMs?: number;
+  /** How long a presence query waits for the other nodes' answers (default 1 s; see presence.ts). */
+  readonly presenceWaitMs?: number;
 }
 
 interface JetStreamParts {
@@ -51,6 +56,8 @@ interface JetStreamParts {
  * connection drops between the two.) A publication without history is a core NATS
  * publish of `|body` (see envelope.ts), at most once like every broker's; with an
  * idempotency key it goes through the dedupe stream instead (see IdempotencyRecords).
+ * Joins and leaves are core publishes on the channel's fan-out too; presence stays in
+ * each node's memory and is gathered from every node on demand (see NatsPresence).
  */
 export class NatsBroker implements Broker {
   private readonly names: NatsNames;
@@ -60,6 +67,7 @@ export class NatsBroker implements Broker {
   private readonly subs = new Map<string, Subscription>();
   private readonly interest = new InterestBatcher((op, channels) => (op === 'subscribe' ? this.listen(channels) : this.unlisten(channels)));
   private sweeper: NodeJS.Timeout | undefined;
+  readonly presence: NatsPresence;
 
   constructor(
     urls: readonly string[],
@@ -68,11 +76,15 @@ export class NatsBroker implements Broker {
     this.names = new NatsNames(options.prefix ?? 'fleetgate');
     this.link = new NatsLink(urls, options.requestTimeoutMs ?? 5_000, {
       onHealth: (up) => this.handler?.onHealth(up),
-      onResync: () => this.handler?.onResync(),
+      onResync: () => {
+        this.presence.resync();
+        this.handler?.onResync();
+      },
       probe: async () => {
         await this.parts?.streams.probe();
       },
     });
+    this.presence = new NatsPresence(this.link, this.names, options.clock, options.presenceWaitMs ?? 1_000);
   }
 
   async start(handler: BrokerHandler): Promise<void> {
@@ -93,6 +105,7 @@ export class NatsBroker implements Broker {
         if (err === null) this.handler?.onControl(msg.string());
       },
     });
+    this.presence.start(nc);
     await nc.flush();
     this.sweeper = setInterval(() => this.sweep(), this.options.sweepIntervalMs ?? 30_000).unref();
     this.link.started();
@@ -170,9 +183,15 @@ export class NatsBroker implements Broker {
     this.link.connection().publish(this.names.control, message);
   }
 
+  publishJoinLeave(channel: string, kind: JoinLeave, info: ClientInfo): Promise<void> {
+    const message = JSON.stringify(info);
+    return this.link.call(async () => this.link.connection().publish(this.names.joinLeave(channel, kind), message));
+  }
+
   async close(): Promise<void> {
     this.handler = undefined;
     clearInterval(this.sweeper);
+    this.presence.close();
     await this.link.close();
   }
 
@@ -211,6 +230,8 @@ export class NatsBroker implements Broker {
   }
 
   private deliver(channel: string, msg: Msg): void {
+    const kind = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+    if (kind === 'j' || kind === 'l') return this.deliverJoinLeave(channel, kind === 'j' ? 'join' : 'leave', msg);
     let publication: Publication;
     try {
       // Republished by a history stream: the position is in its headers, the body as stored.
@@ -228,7 +249,18 @@ export class NatsBroker implements Broker {
     this.handler?.onPublication(channel, publication);
   }
 
+  private deliverJoinLeave(channel: string, kind: JoinLeave, msg: Msg): void {
+    let info: ClientInfo;
+    try {
+      info = JSON.parse(msg.string()) as ClientInfo;
+    } catch {
+      return; // not ours: dropped like a foreign publication
+    }
+    this.handler?.onJoinLeave(channel, kind, info);
+  }
+
   private sweep(): void {
+    this.presence.sweep();
     if (!this.link.isUp) return;
     // Retried next interval; history reads check expiry themselves.
     this.parts?.streams.sweep().catch(() => undefined);
