@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { WebSocket } from 'ws';
+import { Listeners } from './listeners.js';
 
 /**
  * Helpers for the backpressure tests: a lean raw protocol client that keeps only what a
@@ -34,7 +35,7 @@ export class Peer {
   readonly pubs: SeenPub[] = [];
   frames = 0;
   private lastId = 0;
-  private readonly listeners = new Set<(m: Msg) => void>();
+  private readonly listeners = new Listeners<Msg>();
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
@@ -53,7 +54,7 @@ export class Peer {
           const channel = this.pending.get(m['id'] as number);
           if (channel !== undefined) for (const p of recovered) this.pubs.push(seen(channel, p, at, frame, true));
         }
-        for (const fn of [...this.listeners]) fn(m);
+        this.listeners.emit(m);
       }
     });
   }
@@ -71,19 +72,12 @@ export class Peer {
   }
 
   on(fn: (m: Msg) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.on(fn);
   }
 
   /** Resolves at the first message (from now on) that satisfies `match`. */
   waitFor(match: (m: Msg) => boolean): Promise<Msg> {
-    return new Promise((resolve) => {
-      const off = this.on((m) => {
-        if (!match(m)) return;
-        off();
-        resolve(m);
-      });
-    });
+    return this.listeners.waitFor(match);
   }
 
   /** Resolves once `condition()` holds: now, or after some later message. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { jwtVerify } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mintConnectToken } from '../src/auth/jwt.js';
+import { SPEC_MINIMAL_CONFIG } from './fixtures.js';
 import { RawClient } from './helpers.js';
 import { bin, cleanEnv, GatewayProcess, root } from './process-helpers.js';
 
@@ -15,31 +16,6 @@ import { bin, cleanEnv, GatewayProcess, root } from './process-helpers.js';
 const packageVersion = (JSON.parse(readFileSync(join(root, 'packages/server/package.json'), 'utf8')) as { version: string }).version;
 const SECRET = 'cli-test-secret-long-enough-for-hs256';
 
-/** The SPEC §6 minimal config, verbatim. */
-const SPEC_MINIMAL_CONFIG = `{
-  "port": 8000,
-  "broker": "memory://",
-  "client": {
-    "token": { "hmacSecret": "change-me" },
-    "insecure": false,
-    "allowedOrigins": ["*"],
-    "queueMaxBytes": 1048576,
-    "slowTimeout": "10s",
-    "maxConnectionsPerUser": 0
-  },
-  "api": { "key": "change-me-too" },
-  "admission": { "maxConnections": 0, "acceptRate": 0 },
-  "shutdown": { "drainWindow": "30s" },
-  "channel": {
-    "defaults": { "allowSubscribeForClient": true },
-    "namespaces": {
-      "chat": { "historySize": 100, "historyTtl": "300s", "forceRecovery": true,
-                "presence": true, "joinLeave": true, "allowPublishForSubscriber": true },
-      "prices": { "priority": "bulk", "overflow": "coalesce" }
-    }
-  }
-}
-`;
 
 let dir: string;
 beforeAll(() => {

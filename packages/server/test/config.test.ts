@@ -4,31 +4,7 @@ import { CONFIG_END, CONFIG_START, configReference, withConfigReference } from '
 import { applyOverrides, ConfigError, parseConfig } from '../src/config/load.js';
 import { namespaceDefaults } from '../src/config/schema.js';
 import { Namespaces } from '../src/config/namespaces.js';
-
-/** The SPEC §6 minimal config, verbatim. */
-const SPEC_MINIMAL_CONFIG = `{
-  "port": 8000,
-  "broker": "memory://",
-  "client": {
-    "token": { "hmacSecret": "change-me" },
-    "insecure": false,
-    "allowedOrigins": ["*"],
-    "queueMaxBytes": 1048576,
-    "slowTimeout": "10s",
-    "maxConnectionsPerUser": 0
-  },
-  "api": { "key": "change-me-too" },
-  "admission": { "maxConnections": 0, "acceptRate": 0 },
-  "shutdown": { "drainWindow": "30s" },
-  "channel": {
-    "defaults": { "allowSubscribeForClient": true },
-    "namespaces": {
-      "chat": { "historySize": 100, "historyTtl": "300s", "forceRecovery": true,
-                "presence": true, "joinLeave": true, "allowPublishForSubscriber": true },
-      "prices": { "priority": "bulk", "overflow": "coalesce" }
-    }
-  }
-}`;
+import { SPEC_MINIMAL_CONFIG } from './fixtures.js';
 
 /** The problems of an invalid config (fails the test if it is accepted). */
 function problems(input: unknown): readonly string[] {

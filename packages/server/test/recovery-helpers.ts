@@ -1,6 +1,7 @@
 import { WebSocket } from 'ws';
 import { RawClient } from './helpers.js';
 import { Counter } from './sdk-helpers.js';
+import { Listeners } from './listeners.js';
 
 /**
  * Helpers for the history / recovery tests: a raw-JSON view of a RawClient (exact wire
@@ -26,7 +27,7 @@ export class Wire {
   /** Every frame received, verbatim. */
   readonly frames: string[] = [];
   private lastId = 0;
-  private readonly listeners = new Set<(m: Msg) => void>();
+  private readonly listeners = new Listeners<Msg>();
 
   constructor(readonly raw: RawClient) {
     raw.ws.on('message', (data: Buffer) => {
@@ -36,7 +37,7 @@ export class Wire {
         if (line.trim() === '') continue;
         const m = JSON.parse(line) as Msg;
         this.log.push(m);
-        for (const listener of [...this.listeners]) listener(m);
+        this.listeners.emit(m);
       }
     });
   }
@@ -47,21 +48,13 @@ export class Wire {
     return new Wire(raw);
   }
 
-  /** Calls `fn` synchronously for every later message, in order; returns the unsubscribe function. */
   on(fn: (m: Msg) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.on(fn);
   }
 
   /** The next message (from now on) that satisfies `match`. */
   waitFor(match: (m: Msg) => boolean): Promise<Msg> {
-    return new Promise((resolve) => {
-      const off = this.on((m) => {
-        if (!match(m)) return;
-        off();
-        resolve(m);
-      });
-    });
+    return this.listeners.waitFor(match);
   }
 
   /** Sends `{id, [method]: params}`; returns the id. */

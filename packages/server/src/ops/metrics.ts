@@ -24,54 +24,15 @@ function processMetrics(): Registry {
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly connects = new Counter({ name: 'fleetgate_connects_total', help: 'Successful client connects.', registers: [this.registry] });
-  readonly disconnects = new Counter({
-    name: 'fleetgate_disconnects_total',
-    help: 'Closed connections by close code (client = closed by the client or network).',
-    labelNames: ['code'] as const,
-    registers: [this.registry],
-  });
-  readonly commands = new Counter({
-    name: 'fleetgate_commands_total',
-    help: 'Client commands handled, by method.',
-    labelNames: ['method'] as const,
-    registers: [this.registry],
-  });
-  readonly commandErrors = new Counter({
-    name: 'fleetgate_command_errors_total',
-    help: 'Client commands answered with an error, by method and code.',
-    labelNames: ['method', 'code'] as const,
-    registers: [this.registry],
-  });
-  readonly publications = new Counter({
-    name: 'fleetgate_publications_total',
-    help: 'Publications accepted, by source (api, client).',
-    labelNames: ['source'] as const,
-    registers: [this.registry],
-  });
-  readonly admissionRejections = new Counter({
-    name: 'fleetgate_admission_rejections_total',
-    help: 'Connection attempts refused before the upgrade, by reason.',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly apiRequests = new Counter({
-    name: 'fleetgate_api_requests_total',
-    help: 'Server API calls by method and outcome (ok, error code, unauthorized).',
-    labelNames: ['method', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly recoveries = new Counter({
-    name: 'fleetgate_recovery_total',
-    help: 'Subscribe recoveries by result: recovered, not_recovered (position gone or gap over the cap), rejected (112).',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-  readonly insufficientState = new Counter({
-    name: 'fleetgate_insufficient_state_total',
-    help: 'Positioned subscriptions that saw a gap in offsets and were told to recover (2500 or 3010).',
-    registers: [this.registry],
-  });
+  readonly connects = this.counter('fleetgate_connects_total', 'Successful client connects.', [] as const);
+  readonly disconnects = this.counter('fleetgate_disconnects_total', 'Closed connections by close code (client = closed by the client or network).', ['code'] as const);
+  readonly commands = this.counter('fleetgate_commands_total', 'Client commands handled, by method.', ['method'] as const);
+  readonly commandErrors = this.counter('fleetgate_command_errors_total', 'Client commands answered with an error, by method and code.', ['method', 'code'] as const);
+  readonly publications = this.counter('fleetgate_publications_total', 'Publications accepted, by source (api, client).', ['source'] as const);
+  readonly admissionRejections = this.counter('fleetgate_admission_rejections_total', 'Connection attempts refused before the upgrade, by reason.', ['reason'] as const);
+  readonly apiRequests = this.counter('fleetgate_api_requests_total', 'Server API calls by method and outcome (ok, error code, unauthorized).', ['method', 'outcome'] as const);
+  readonly recoveries = this.counter('fleetgate_recovery_total', 'Subscribe recoveries by result: recovered, not_recovered (position gone or gap over the cap), rejected (112).', ['result'] as const);
+  readonly insufficientState = this.counter('fleetgate_insufficient_state_total', 'Positioned subscriptions that saw a gap in offsets and were told to recover (2500 or 3010).', [] as const);
   readonly pingRtt = new Histogram({
     name: 'fleetgate_ping_rtt_seconds',
     help: 'Time from server ping to client pong.',
@@ -90,8 +51,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly storm = new Gauge({ name: 'fleetgate_storm', help: '1 while a reconnect storm is detected.', registers: [this.registry] });
-  readonly storms = new Counter({ name: 'fleetgate_storms_total', help: 'Reconnect storms detected.', registers: [this.registry] });
+  readonly storms = this.counter('fleetgate_storms_total', 'Reconnect storms detected.', [] as const);
   readonly brokerUp = new Gauge({ name: 'fleetgate_broker_up', help: '1 while the broker is reachable, 0 while it is not.', registers: [this.registry] });
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
 
   /** The exposition text: this gateway's metrics and the process's. */
   render(): Promise<string> {
