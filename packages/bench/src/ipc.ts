@@ -4,6 +4,8 @@ import type { TargetName } from './types.js';
 
 export interface SubscriberSpec {
   readonly channel: string;
+  /** Index of the gateway node (in the worker's `urls`) this subscriber connects to. */
+  readonly node: number;
   /** Pauses its socket when told to (the slow scenario). */
   readonly slow: boolean;
 }
@@ -47,10 +49,19 @@ export interface WorkerReport {
   readonly backAt: number[];
 }
 
+/**
+ * Messages sent, by publisher id (the array index) and channel. Sequences are per
+ * (publisher, channel), so this is what each subscriber of a channel is owed per stream.
+ */
+export type Owed = readonly Readonly<Record<string, number>>[];
+
 export interface PublishReport {
   readonly sent: number;
   readonly rate: number;
+  /** Messages per channel over all publishers. */
   readonly perChannel: Record<string, number>;
+  /** Messages per publisher id and channel (one publisher id per node connection). */
+  readonly perPublisher: Record<string, number>[];
   readonly startedAt: number;
   readonly endedAt: number;
   readonly maxLagMs: number;
@@ -59,18 +70,20 @@ export interface PublishReport {
 /** Request bodies by kind, and what each answers. */
 export interface WorkerCalls {
   init: {
-    req: { target: TargetName; url: string; localAddress?: string; reconnect: boolean };
+    /** `urls`: the gateway nodes; subscribers pick theirs by spec.node, the publisher connects to each. */
+    req: { target: TargetName; urls: string[]; localAddress?: string; reconnect: boolean };
     res: null;
   };
   open: { req: { subscribers: SubscriberSpec[]; concurrency: number }; res: { opened: number; failed: number } };
-  status: { req: { expected?: Record<string, number> }; res: WorkerStatus };
+  status: { req: { expected?: Owed }; res: WorkerStatus };
   pause: { req: Record<string, never>; res: number };
   resume: { req: Record<string, never>; res: number };
   churn: { req: { perSecond: number }; res: null };
   stopChurn: { req: Record<string, never>; res: null };
   drop: { req: Record<string, never>; res: number };
-  report: { req: { expected: Record<string, number> }; res: WorkerReport };
+  report: { req: { expected: Owed }; res: WorkerReport };
   publish: {
+    /** Publisher ids are publisherId + i for the connection to urls[i]. */
     req: { channels: string[]; rate: number; durationMs: number; size: number; publisherId: number };
     res: PublishReport;
   };

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { type FleetPlan, memoryBroker, parseBroker } from './fleet-plan.js';
 import { type ScenarioName, scenarioNames, type TargetName, targetNames } from './types.js';
 
 export interface BenchOptions {
@@ -26,6 +27,21 @@ export interface BenchOptions {
   readonly quiet: boolean;
   /** Folder for V8 CPU profiles of the server and the generators (node --cpu-prof), or undefined. */
   readonly cpuProfDir: string | undefined;
+  /**
+   * Multi-node mode (--nodes / --broker): how the fleetgate target is deployed. undefined:
+   * one node, memory broker, as before. Other targets ignore it.
+   */
+  readonly fleet: FleetPlan | undefined;
+  /** Also run fleetgate on one node with the memory broker (the baseline the fleet is compared with). */
+  readonly compareMemory: boolean;
+  /** Fleetgate channels keep this many publications of history (0: none); every publish then also appends to it. */
+  readonly historySize: number;
+  /**
+   * Publisher connections per node it publishes through. A Fleetgate connection runs its
+   * commands one after another, so one connection's publish rate through a remote broker
+   * is bounded by the broker round trip; more connections show what a node can take.
+   */
+  readonly publishConns: number;
 }
 
 export class UsageError extends Error {
@@ -53,6 +69,16 @@ Scenarios: ${scenarioNames.join(', ')}
   --per-worker N      sockets per load-generator process (default 15000)
   --no-pin            do not pin the server and the generators to cores 0 and 1
   --cpu-prof          write V8 CPU profiles of the server and the generators to DIR/profiles
+
+Multi-node (fleetgate target only; the others run as usual, with a note):
+  --nodes K           K gateway processes sharing one broker; subscribers spread evenly (default 1)
+  --broker B          redis | nats (the bench starts its own redis-server / nats-server -js on a
+                      free loopback port) | redis://… | nats://… (an existing broker) | memory
+                      (default with --nodes > 1: redis)
+  --publish-via V     all: publications round-robin over the nodes; one: all through node 0 (default all)
+  --compare-memory    also run fleetgate on 1 node with the memory broker, for comparison
+  --history-size N    fleetgate channels keep N publications of history (default 0: none)
+  --publish-conns N   publisher connections per node published through (default 1; every target)
   --quiet             no progress lines
 `;
 
@@ -98,6 +124,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'no-pin': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       quiet: { type: 'boolean' },
+      nodes: { type: 'string' },
+      broker: { type: 'string' },
+      'publish-via': { type: 'string' },
+      'compare-memory': { type: 'boolean' },
+      'history-size': { type: 'string' },
+      'publish-conns': { type: 'string' },
     },
   });
   const scenario = positionals[0];
@@ -114,6 +146,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const outDir = values.out ?? `bench-results/${timestamp()}`;
   const slowShare = positive('slow-share', values['slow-share'], 0.1);
   if (slowShare >= 1) throw new UsageError('--slow-share must be below 1');
+  const fleet = parseFleet(values.nodes, values.broker, values['publish-via']);
+  const compareMemory = values['compare-memory'] === true;
+  if (compareMemory && fleet === undefined) throw new UsageError('--compare-memory needs --nodes or --broker (it compares a fleet with one memory-broker node)');
   return {
     scenario,
     connections: positive('connections', values.connections, 1000, { integer: true }),
@@ -133,5 +168,23 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     pin: values['no-pin'] !== true,
     quiet: values.quiet === true,
     cpuProfDir: values['cpu-prof'] === true ? `${outDir}/profiles` : undefined,
+    fleet,
+    compareMemory,
+    historySize: positive('history-size', values['history-size'], 0, { integer: true, allowZero: true }),
+    publishConns: positive('publish-conns', values['publish-conns'], 1, { integer: true }),
   };
+}
+
+/** undefined unless --nodes or --broker (or --publish-via) asks for the multi-node mode. */
+function parseFleet(nodesText: string | undefined, brokerText: string | undefined, viaText: string | undefined): FleetPlan | undefined {
+  if (nodesText === undefined && brokerText === undefined && viaText === undefined) return undefined;
+  const nodes = positive('nodes', nodesText, 1, { integer: true });
+  const via = viaText ?? 'all';
+  if (via !== 'all' && via !== 'one') throw new UsageError(`--publish-via expects all or one, got "${via}"`);
+  // Several nodes need a broker between them; a bench-started Redis is the safe default.
+  const broker = brokerText === undefined ? (nodes > 1 ? { kind: 'redis' as const, url: undefined } : memoryBroker) : parseBroker(brokerText);
+  if (broker === undefined) throw new UsageError(`--broker expects memory, redis, nats, redis://… or nats://…, got "${brokerText ?? ''}"`);
+  // The memory broker lives inside one process: K of them would be K separate fleets.
+  if (broker.kind === 'memory' && nodes > 1) throw new UsageError('--nodes above 1 needs --broker redis or nats (the memory broker does not cross processes)');
+  return { nodes, broker, publishVia: via };
 }

@@ -6,6 +6,39 @@ export type TargetName = (typeof targetNames)[number];
 export const scenarioNames = ['idle', 'broadcast', 'rooms', 'churn', 'storm', 'slow'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
+export const brokerKinds = ['memory', 'redis', 'nats'] as const;
+export type BrokerKind = (typeof brokerKinds)[number];
+
+/** Publications through every node (round-robin, one publisher id per node) or all through node 0. */
+export type PublishVia = 'all' | 'one';
+
+/**
+ * The fleet behind one Fleetgate row: K gateway processes on one broker. Present on the
+ * fleetgate rows of a multi-node run (the K-node row and the 1-node memory baseline).
+ */
+export interface FleetResult {
+  readonly nodes: number;
+  readonly broker: BrokerKind;
+  /** Broker URL given with --broker; null when the bench started its own (or memory). */
+  readonly broker_url: string | null;
+  readonly publish_via: PublishVia;
+  /** Publications sent ÷ window (the publisher's throughput into the fleet). */
+  readonly publications_per_s: number;
+  /** Each node's CPU over the window, % of one core (all nodes share core 0 when pinned). */
+  readonly node_cpu_pct: number[];
+  /** Share of the nodes' CPU spent in the kernel (stime): syscalls and loopback TCP, to clients and to the broker. */
+  readonly node_sys_share: number | null;
+  /** Subscribers placed on each node. */
+  readonly node_subscribers: number[];
+  /** Broker process CPU over the window, % of one core; null: memory broker, or its pid was not found. */
+  readonly broker_cpu_pct: number | null;
+  readonly broker_cpu_us_per_delivery: number | null;
+  readonly broker_cpu_us_per_publication: number | null;
+  readonly broker_rss_bytes: number | null;
+  /** Pids whose CPU is counted as the broker's (empty: not found or memory). */
+  readonly broker_pids: number[];
+}
+
 export interface LatencyMs {
   readonly p50: number;
   readonly p90: number;
@@ -53,6 +86,8 @@ export interface ChurnResult {
 /** One target's numbers in one scenario run. null: not measured in this scenario. */
 export interface TargetResult {
   readonly target: TargetName;
+  /** Row name: the target, or e.g. "fleetgate ×2 redis" / "fleetgate ×1 memory" in a multi-node run. */
+  readonly label: string;
   readonly connections: number;
   readonly subscribed: number;
   readonly connect_failures: number;
@@ -62,6 +97,7 @@ export interface TargetResult {
   readonly expected_deliveries: number;
   readonly window_s: number;
   readonly deliveries_per_s: number;
+  /** CPU of the server process (of all K node processes together) ÷ deliveries. */
   readonly server_cpu_us_per_delivery: number | null;
   readonly server_cpu_pct: number;
   readonly latency_ms: LatencyMs | null;
@@ -89,6 +125,7 @@ export interface TargetResult {
   readonly storm?: StormResult;
   readonly slow?: SlowResult;
   readonly churn?: ChurnResult;
+  readonly fleet?: FleetResult;
 }
 
 export interface ScenarioParams {
@@ -100,6 +137,16 @@ export interface ScenarioParams {
   readonly churn_rate?: number;
   readonly slow_share?: number;
   readonly drop?: 'server' | 'client';
+  /** Publisher connections per node published through (absent: 1). */
+  readonly publish_conns?: number;
+  readonly fleet?: {
+    readonly nodes: number;
+    readonly broker: BrokerKind;
+    readonly broker_url: string | null;
+    readonly publish_via: PublishVia;
+    readonly compare_memory: boolean;
+    readonly history_size: number;
+  };
 }
 
 export interface BenchReport {
@@ -111,5 +158,7 @@ export interface BenchReport {
   readonly machine: { readonly cpus: number; readonly node: string; readonly pinned: boolean; readonly platform: string };
   readonly results: TargetResult[];
   /** Targets whose run failed, with the reason; their rows are missing from `results`. */
-  readonly failures: { readonly target: TargetName; readonly error: string }[];
+  readonly failures: { readonly target: TargetName; readonly label: string; readonly error: string }[];
+  /** What the run did differently from its flags (targets without multi-node support, pinning). */
+  readonly notes: string[];
 }

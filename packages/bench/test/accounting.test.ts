@@ -5,6 +5,10 @@ import { latencyPercentiles, mergeHistograms } from '../src/report/histogram.js'
 import { SequenceState } from '../src/worker/sequence.js';
 import { createLatencyHistogram } from '../src/worker/latency.js';
 import hdr from 'hdr-histogram-js';
+import { parseBroker } from '../src/fleet-plan.js';
+import { parseOptions, UsageError } from '../src/options.js';
+import { runSpecs } from '../src/run.js';
+import { roomChannels, subscriberSpecs } from '../src/scenarios/plan.js';
 
 function feed(origin: number | undefined, sequence: readonly number[]): SequenceState {
   const state = new SequenceState(origin);
@@ -74,5 +78,39 @@ describe('histogram merge', () => {
     expect(merged.totalCount).toBe(100);
     expect(latency?.p50).toBeCloseTo(1, 1);
     expect(latency?.max).toBeCloseTo(50, 0);
+  });
+});
+
+describe('multi-node placement and flags', () => {
+  it('spreads subscribers evenly over the nodes and every room over every node', () => {
+    const specs = subscriberSpecs(1000, roomChannels(1000, 10), 0, 2);
+    expect([0, 1].map((n) => specs.filter((s) => s.node === n).length)).toEqual([500, 500]);
+    // 100 rooms (a multiple of 2): i % nodes alone would put each room on one node.
+    const nodesOf = (room: string) => new Set(specs.filter((s) => s.channel === room).map((s) => s.node));
+    for (const room of ['room-0', 'room-1', 'room-99']) expect(nodesOf(room)).toEqual(new Set([0, 1]));
+    const three = subscriberSpecs(300, ['bench'], 0, 3);
+    expect([0, 1, 2].map((n) => three.filter((s) => s.node === n).length)).toEqual([100, 100, 100]);
+  });
+
+  it('parses --nodes/--broker/--publish-via and refuses combinations that cannot work', () => {
+    expect(parseOptions(['broadcast']).fleet).toBeUndefined();
+    expect(parseOptions(['broadcast', '--nodes', '3']).fleet).toEqual({ nodes: 3, broker: { kind: 'redis', url: undefined }, publishVia: 'all' });
+    expect(parseOptions(['rooms', '--nodes', '2', '--broker', 'nats://127.0.0.1:4333', '--publish-via', 'one']).fleet).toEqual({
+      nodes: 2,
+      broker: { kind: 'nats', url: 'nats://127.0.0.1:4333' },
+      publishVia: 'one',
+    });
+    expect(parseBroker('redis')).toEqual({ kind: 'redis', url: undefined });
+    expect(parseBroker('rediss://a:1,rediss://b:2')).toEqual({ kind: 'redis', url: 'rediss://a:1,rediss://b:2' });
+    expect(parseBroker('kafka://x')).toBeUndefined();
+    expect(() => parseOptions(['broadcast', '--nodes', '2', '--broker', 'memory'])).toThrow(UsageError);
+    expect(() => parseOptions(['broadcast', '--compare-memory'])).toThrow(UsageError);
+  });
+
+  it('runs the memory baseline before the fleet, and other targets as one server with a note', () => {
+    const { specs, notes } = runSpecs(parseOptions(['broadcast', '--nodes', '2', '--broker', 'redis', '--compare-memory', '--targets', 'fleetgate,ws']));
+    expect(specs.map((s) => s.label)).toEqual(['fleetgate ×1 memory', 'fleetgate ×2 redis', 'ws']);
+    expect(specs[2]?.fleet).toBeUndefined();
+    expect(notes).toHaveLength(1);
   });
 });

@@ -122,3 +122,34 @@ describe('bench smoke', { timeout: 60_000 }, () => {
     }
   });
 });
+
+/**
+ * Multi-node mode: two Fleetgate nodes on a redis-server the bench starts itself (free
+ * loopback port, never the machine's 6379), publications through both nodes. Correctness
+ * only: every subscriber on either node gets both publishers' streams whole and in order.
+ */
+describe('bench smoke, multi-node', { timeout: 30_000 }, () => {
+  it('broadcast over 2 nodes on a bench-started Redis: no loss, finite numbers, broker CPU found', async () => {
+    const dir = join(out, 'multi-node');
+    const args = ['broadcast', '--targets', 'fleetgate', '--nodes', '2', '--broker', 'redis', '--connections', '100', '--rate', '20', '--duration', '1'];
+    const { code, stderr } = await runCli([...args, '--settle', '0.2', '--drain', '10', '--quiet', '--out', dir]);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(await readFile(join(dir, 'broadcast.json'), 'utf8')) as BenchReport;
+    expect(report.failures).toEqual([]);
+    expect(report.params.fleet).toMatchObject({ nodes: 2, broker: 'redis', broker_url: null, publish_via: 'all' });
+    const [r] = report.results;
+    expect(report.results).toHaveLength(1);
+    if (r === undefined) return;
+    expectFiniteNumbers(r, r.label);
+    expect(r.label).toBe('fleetgate ×2 redis');
+    expect(r.subscribed).toBe(100);
+    expectCleanDelivery(r);
+    expect(r.expected_deliveries).toBe(r.published * 100);
+    expect(r.fleet?.node_subscribers).toEqual([50, 50]);
+    expect(r.fleet?.node_cpu_pct).toHaveLength(2);
+    // The bench started the broker, so it knows its pid and measured its CPU.
+    expect(r.fleet?.broker_pids).toHaveLength(1);
+    expect(r.fleet?.broker_cpu_pct).not.toBeNull();
+    expect(await readFile(join(dir, 'broadcast.md'), 'utf8')).toContain('### Fleet');
+  });
+});

@@ -18,6 +18,8 @@ const pageSize = getconf('PAGESIZE', 4096);
 export interface ProcessSample {
   /** utime + stime of the process itself (not its children), µs. */
   readonly cpuUs: number;
+  /** stime alone: CPU spent in the kernel for it (syscalls, TCP on loopback), µs. */
+  readonly sysUs: number;
   readonly rssBytes: number;
 }
 
@@ -30,7 +32,7 @@ export function readProcess(pid: number): ProcessSample | undefined {
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
     const rssPages = Number(fields[21]);
-    return { cpuUs: ((utime + stime) * 1e6) / ticksPerSecond, rssBytes: rssPages * pageSize };
+    return { cpuUs: ((utime + stime) * 1e6) / ticksPerSecond, sysUs: (stime * 1e6) / ticksPerSecond, rssBytes: rssPages * pageSize };
   } catch {
     return undefined;
   }

@@ -40,8 +40,9 @@ export class ServerProcess {
     readonly pid: number,
   ) {}
 
-  static async start(target: TargetName, core: number | undefined, nodeFlags: readonly string[] = []): Promise<ServerProcess> {
-    const { command, args } = pinnedCommand(core, ['--expose-gc', ...nodeFlags, targetEntry(target)]);
+  /** `targetArgs` go to the target itself (fleetgate: --broker, --name, --history-size). */
+  static async start(target: TargetName, core: number | undefined, nodeFlags: readonly string[] = [], targetArgs: readonly string[] = []): Promise<ServerProcess> {
+    const { command, args } = pinnedCommand(core, ['--expose-gc', ...nodeFlags, targetEntry(target), ...targetArgs]);
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     const exited = once(child, 'exit').then(([code]) => {

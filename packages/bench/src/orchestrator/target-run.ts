@@ -1,8 +1,11 @@
-import type { SubscriberSpec, WorkerReport, WorkerStatus } from '../ipc.js';
+import type { FleetPlan } from '../fleet-plan.js';
+import type { Owed, SubscriberSpec, WorkerReport, WorkerStatus } from '../ipc.js';
 import type { BenchOptions } from '../options.js';
 import type { ServerStats, TargetName } from '../types.js';
+import { Fleet } from './fleet.js';
 import type { Pinning } from './pinning.js';
-import { ServerProcess } from './server-process.js';
+import { Sampler } from './sampler.js';
+import type { ServerProcess } from './server-process.js';
 import { WorkerHandle } from './workers.js';
 
 export type Log = (message: string) => void;
@@ -16,39 +19,56 @@ export interface StatusTotals extends WorkerStatus {
   readonly generatorCpuUs: number;
 }
 
+/** Which target, deployed how, under which row label. */
+export interface RunSpec {
+  readonly target: TargetName;
+  readonly label: string;
+  /** Multi-node deployment (fleetgate only); undefined: one server. */
+  readonly fleet: FleetPlan | undefined;
+}
+
 /**
- * One target under test for one scenario: the server process, the subscriber
- * generators (each on its own loopback source address) and the publisher process.
+ * One target under test for one scenario: the server process (or a fleet of K nodes and
+ * their broker), the subscriber generators (each on its own loopback source address)
+ * and the publisher process.
  */
 export class TargetRun {
-  private baseline: ServerStats | undefined;
+  private baselines: ServerStats[] = [];
   connections = 0;
   subscribed = 0;
   connectFailures = 0;
+  /** Subscribers placed on each server (spec.node), for the report. */
+  nodeSubscribers: number[] = [];
 
   private constructor(
-    readonly target: TargetName,
-    readonly server: ServerProcess,
+    readonly spec: RunSpec,
+    readonly fleet: Fleet,
     readonly generators: readonly WorkerHandle[],
     readonly publisher: WorkerHandle,
     readonly pinning: Pinning,
     readonly log: Log,
   ) {}
 
-  static async start(target: TargetName, options: BenchOptions, pinning: Pinning, log: Log, reconnect: boolean): Promise<TargetRun> {
+  static async start(spec: RunSpec, options: BenchOptions, pinning: Pinning, log: Log, reconnect: boolean): Promise<TargetRun> {
+    const { target } = spec;
+    const tag = spec.fleet === undefined ? target : spec.label.replace(/[^a-z0-9]+/gi, '-');
     const profile = (name: string) =>
-      options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.scenario}-${target}-${name}.cpuprofile`];
-    const server = await ServerProcess.start(target, pinning.serverCore, profile('server'));
+      options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.scenario}-${tag}-${name}.cpuprofile`];
+    const fleet = await Fleet.start({ target, plan: spec.fleet, pinning, historySize: options.historySize, nodeFlags: (i) => profile(i === 0 ? 'server' : `server-${i}`) });
     const count = Math.max(1, Math.ceil(options.connections / options.perWorker));
     const generators = Array.from({ length: count }, (_, i) => new WorkerHandle(`generator-${i}`, pinning.generatorCore, profile(`generator-${i}`)));
     const publisher = new WorkerHandle('publisher', pinning.generatorCore, profile('publisher'));
-    const run = new TargetRun(target, server, generators, publisher, pinning, log);
+    const run = new TargetRun(spec, fleet, generators, publisher, pinning, log);
     live.add(run);
     try {
+      const urls = fleet.urls;
       // Each generator its own source address: ~28k ephemeral ports each, and no shared 4-tuple space.
-      await Promise.all(generators.map((g, i) => g.call('init', { target, url: server.url, localAddress: `127.0.0.${2 + i}`, reconnect })));
-      await publisher.call('init', { target, url: server.url, reconnect: false });
-      run.baseline = await server.stats(true);
+      await Promise.all(generators.map((g, i) => g.call('init', { target, urls, localAddress: `127.0.0.${2 + i}`, reconnect })));
+      // --publish-via one: every publication enters the fleet through node 0; --publish-conns: N connections to each.
+      const via = spec.fleet?.publishVia === 'one' ? urls.slice(0, 1) : urls;
+      const publishUrls = Array.from({ length: options.publishConns }, () => via).flat();
+      await publisher.call('init', { target, urls: publishUrls, reconnect: false });
+      run.baselines = await Promise.all(fleet.servers.map((s) => s.stats(true)));
     } catch (err) {
       await run.close();
       throw err;
@@ -63,22 +83,48 @@ export class TargetRun {
       this.generators.map((g, i) => g.call('open', { subscribers: specs.slice(i * perWorker, (i + 1) * perWorker), concurrency: openConcurrency })),
     );
     this.connections = specs.length;
+    this.nodeSubscribers = this.servers.map((_, node) => specs.filter((s) => s.node === node).length);
     this.subscribed = results.reduce((n, r) => n + r.opened, 0);
     this.connectFailures = results.reduce((n, r) => n + r.failed, 0);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    this.log(`${this.target}: ${this.subscribed}/${specs.length} subscribed in ${seconds} s${this.connectFailures > 0 ? ` (${this.connectFailures} failed)` : ''}`);
+    this.log(`${this.spec.label}: ${this.subscribed}/${specs.length} subscribed in ${seconds} s${this.connectFailures > 0 ? ` (${this.connectFailures} failed)` : ''}`);
   }
 
-  /** Server memory per connection after a full GC, against the empty server. */
+  get target(): TargetName {
+    return this.spec.target;
+  }
+
+  get servers(): readonly ServerProcess[] {
+    return this.fleet.servers;
+  }
+
+  /** Starts watching the servers' (and the broker's) CPU and memory. */
+  sampler(intervalMs?: number): Sampler {
+    const targets = {
+      serverPids: this.servers.map((s) => s.pid),
+      brokerPids: this.fleet.broker?.pids ?? [],
+      generatorCore: this.pinning.generatorCore,
+      serverCore: this.pinning.serverCore,
+    };
+    return new Sampler(targets, intervalMs);
+  }
+
+  /** Server memory per connection after a full GC, against the empty server(s); a fleet's nodes added up. */
   async memoryPerConnection(settleMs: number): Promise<{ rss: number; heap: number }> {
     await sleep(settleMs);
-    const after = await this.server.stats(true);
-    const before = this.baseline ?? after;
+    const after = await Promise.all(this.servers.map((s) => s.stats(true)));
+    let rss = 0;
+    let heap = 0;
+    after.forEach((a, i) => {
+      const before = this.baselines[i] ?? a;
+      rss += a.rss - before.rss;
+      heap += a.heapUsed - before.heapUsed;
+    });
     const n = Math.max(1, this.subscribed);
-    return { rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n };
+    return { rss: rss / n, heap: heap / n };
   }
 
-  async status(expected?: Record<string, number>): Promise<StatusTotals> {
+  async status(expected?: Owed): Promise<StatusTotals> {
     const all = await Promise.all([...this.generators, this.publisher].map((g) => g.call('status', expected === undefined ? {} : { expected })));
     const sum = (pick: (s: WorkerStatus) => number) => all.reduce((n, s) => n + pick(s), 0);
     return {
@@ -98,7 +144,7 @@ export class TargetRun {
    * Waits until nothing owed is missing (`slow`: at the slow subscribers), or nothing has
    * arrived for 2 s, or `limitMs` passed. Returns the last status.
    */
-  async drain(expected: Record<string, number>, limitMs: number, slow = false): Promise<StatusTotals> {
+  async drain(expected: Owed, limitMs: number, slow = false): Promise<StatusTotals> {
     const deadline = performance.now() + limitMs;
     let status = await this.status(expected);
     let lastProgress = performance.now();
@@ -114,19 +160,19 @@ export class TargetRun {
     return status;
   }
 
-  reports(expected: Record<string, number>): Promise<WorkerReport[]> {
+  reports(expected: Owed): Promise<WorkerReport[]> {
     return Promise.all(this.generators.map((g) => g.call('report', { expected })));
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.generators, this.publisher].map((g) => g.shutdown()));
-    await this.server.stop();
+    await this.fleet.stop();
     live.delete(this);
   }
 
   kill(): void {
     for (const g of [...this.generators, this.publisher]) g.kill();
-    this.server.kill();
+    this.fleet.kill();
   }
 }
 

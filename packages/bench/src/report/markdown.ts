@@ -1,4 +1,5 @@
 import type { BenchReport, TargetResult } from '../types.js';
+import { renderFleet } from './fleet.js';
 import { bytes, ms, num } from './format.js';
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -14,13 +15,16 @@ function params(report: BenchReport): string {
   if (p.churn_rate !== undefined) parts.push(`churn ${p.churn_rate}/s`);
   if (p.slow_share !== undefined) parts.push(`${num(p.slow_share * 100, 0)}% slow`);
   if (p.drop !== undefined) parts.push(`dropped by the ${p.drop}`);
+  if (p.publish_conns !== undefined) parts.push(`${p.publish_conns} publisher connections per node`);
+  const f = p.fleet;
+  if (f !== undefined) parts.push(`fleetgate on ${f.nodes} node(s) over ${f.broker_url ?? f.broker}, publish via ${f.publish_via}${f.history_size > 0 ? `, history ${f.history_size}` : ''}`);
   return parts.join(', ');
 }
 
 function mainRow(r: TargetResult): string[] {
   const l = r.latency_ms;
   return [
-    r.target,
+    r.label,
     num(r.deliveries_per_s),
     num(r.server_cpu_us_per_delivery, 2),
     num(r.server_cpu_pct, 0),
@@ -73,7 +77,7 @@ function extras(results: readonly TargetResult[]): string[] {
           const s = r.storm;
           return s === undefined
             ? []
-            : [r.target, num(s.clients), num(s.back_count), num(s.back_99pct_s, 2), num(s.back_all_s, 2), num(s.reconnect_attempts), bytes(s.steady_rss_bytes), bytes(s.peak_rss_bytes), num(s.peak_over_steady, 2)];
+            : [r.label, num(s.clients), num(s.back_count), num(s.back_99pct_s, 2), num(s.back_all_s, 2), num(s.reconnect_attempts), bytes(s.steady_rss_bytes), bytes(s.peak_rss_bytes), num(s.peak_over_steady, 2)];
         }),
       ),
     );
@@ -87,7 +91,7 @@ function extras(results: readonly TargetResult[]): string[] {
         ['target', 'slow clients', 'deliveries', 'loss', 'disconnected', 'p50 ms', 'p99 ms', 'max ms'],
         slows.map((r) => {
           const s = r.slow;
-          return s === undefined ? [] : [r.target, num(s.clients), num(s.deliveries), num(s.loss), num(s.disconnected), ms(s.latency_ms?.p50), ms(s.latency_ms?.p99), ms(s.latency_ms?.max)];
+          return s === undefined ? [] : [r.label, num(s.clients), num(s.deliveries), num(s.loss), num(s.disconnected), ms(s.latency_ms?.p50), ms(s.latency_ms?.p99), ms(s.latency_ms?.max)];
         }),
       ),
     );
@@ -99,7 +103,7 @@ function extras(results: readonly TargetResult[]): string[] {
       '',
       table(
         ['target', 'opened', 'closed', 'failed'],
-        churns.map((r) => (r.churn === undefined ? [] : [r.target, num(r.churn.opened), num(r.churn.closed), num(r.churn.failed)])),
+        churns.map((r) => (r.churn === undefined ? [] : [r.label, num(r.churn.opened), num(r.churn.closed), num(r.churn.failed)])),
       ),
     );
   }
@@ -109,16 +113,20 @@ function extras(results: readonly TargetResult[]): string[] {
 /** The report as markdown: parameters, the main table, scenario extras, and what each column means. */
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
+  const notes = report.notes.map((n) => `- ${n}`);
+  const failures = report.failures.map((f) => `- **${f.label} failed**: ${f.error}`);
   return [
     `## ${report.scenario}: ${params(report)}`,
     '',
     `\`${report.command}\` — ${report.started_at}, ${m.cpus} cores, Node ${m.node}, ${m.pinned ? 'server on core 0, generators on core 1' : 'not pinned'}`,
     '',
+    ...(notes.length + failures.length > 0 ? [...notes, ...failures, ''] : []),
     table(mainHeader, report.results.map(mainRow)),
     '',
+    ...renderFleet(report),
     ...extras(report.results),
     'Latency is publish-to-receive (the send stamp in each message to its arrival), fast subscribers only. ' +
-      'Loss, duplicates and reordering are counted per subscriber. Server CPU is the server process only (/proc). ' +
+      'Loss, duplicates and reordering are counted per subscriber. Server CPU is the server process only (/proc; a fleet row: all its nodes). ' +
       '"unreliable": the generator core was above 85% busy, so the load generators, not the server, may have set the numbers.',
     '',
   ].join('\n');

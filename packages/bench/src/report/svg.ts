@@ -4,6 +4,17 @@ import { compact, ms } from './format.js';
 /** A hand-written SVG chart: latency percentiles (log scale) and per-target bars, readable on its own. */
 
 const colors: Readonly<Record<TargetName, string>> = { fleetgate: '#2563eb', ws: '#6b7280', socketio: '#f59e0b' };
+/** Fleet rows by broker, so a fleet and its 1-node memory baseline are told apart. */
+const brokerColors = { memory: '#2563eb', redis: '#dc2626', nats: '#059669' } as const;
+
+function colorOf(r: TargetResult): string {
+  return r.fleet === undefined ? colors[r.target] : brokerColors[r.fleet.broker];
+}
+
+/** Under a bar there is room for ~12 characters: fleet rows drop the target name (the legend has it). */
+function shortLabel(r: TargetResult): string {
+  return r.fleet === undefined ? r.target : `×${r.fleet.nodes} ${r.fleet.broker}`;
+}
 const font = 'font-family="Helvetica, Arial, sans-serif"';
 const width = 1040;
 const height = 520;
@@ -82,7 +93,7 @@ function latencyPanel(p: Panel, results: readonly TargetResult[]): string[] {
       const v = pick(r);
       if (v === undefined || !(v >= 0)) return;
       const bx = gx + i * barW;
-      out.push(rect(bx + 1, y(v), barW - 2, bottom - y(v), colors[r.target]));
+      out.push(rect(bx + 1, y(v), barW - 2, bottom - y(v), colorOf(r)));
       out.push(text(bx + barW / 2, y(v) - 4, ms(v), 'font-size="9" text-anchor="middle"'));
     });
     out.push(text(p.x + g * groupW + groupW / 2, bottom + 18, label, 'font-size="12" text-anchor="middle"'));
@@ -107,10 +118,10 @@ function barPanel(p: Panel, results: readonly TargetResult[], pick: (r: TargetRe
     const v = values[i] ?? Number.NaN;
     const cx = p.x + i * slot + slot / 2;
     if (Number.isFinite(v)) {
-      out.push(rect(cx - barW / 2, y(v), barW, bottom - y(v), colors[r.target]));
+      out.push(rect(cx - barW / 2, y(v), barW, bottom - y(v), colorOf(r)));
       out.push(text(cx, y(v) - 4, format(v), 'font-size="10" text-anchor="middle"'));
     } else out.push(text(cx, bottom - 6, 'n/a', 'font-size="10" text-anchor="middle" fill="#6b7280"'));
-    out.push(text(cx, bottom + 18, r.unreliable ? `${r.target}*` : r.target, 'font-size="11" text-anchor="middle"'));
+    out.push(text(cx, bottom + 18, r.unreliable ? `${shortLabel(r)}*` : shortLabel(r), 'font-size="11" text-anchor="middle"'));
   });
   return out;
 }
@@ -119,20 +130,22 @@ const kib = (v: number) => `${compact(v)} KiB`;
 
 function legend(results: readonly TargetResult[]): string[] {
   return results.flatMap((r, i) => {
-    const x = 70 + i * 150;
-    return [rect(x, 62, 14, 14, colors[r.target]), text(x + 20, 74, r.target, 'font-size="13"')];
+    const x = 70 + i * 170;
+    return [rect(x, 62, 14, 14, colorOf(r)), text(x + 20, 74, r.label, 'font-size="13"')];
   });
 }
 
 function subtitle(report: BenchReport): string {
   const p = report.params;
+  const fleet = p.fleet === undefined ? '' : `, fleetgate ×${p.fleet.nodes} over ${p.fleet.broker}`;
   const extra = [
     p.room_size === undefined ? '' : `, rooms of ${p.room_size}`,
     p.churn_rate === undefined ? '' : `, churn ${p.churn_rate}/s`,
     p.slow_share === undefined ? '' : `, ${Math.round(p.slow_share * 100)}% slow`,
     p.drop === undefined ? '' : `, dropped by the ${p.drop}`,
+    fleet,
   ].join('');
-  const pin = report.machine.pinned ? 'server on core 0, generators on core 1' : 'not pinned';
+  const pin = report.machine.pinned ? `server${fleet === '' ? '' : 's and broker'} on core 0, generators on core 1` : 'not pinned';
   const traffic = report.scenario === 'idle' ? '' : `, ${p.rate} msg/s, ${p.size} B`;
   return `${p.connections} connections${traffic}, ${p.duration_s} s${extra} — ${report.machine.cpus} cores, ${pin}`;
 }
@@ -149,7 +162,7 @@ export function renderSvg(report: BenchReport): string {
     : [
         ...latencyPanel({ x: 90, w: 440, title: 'Publish-to-receive latency (log scale)', axis: 'milliseconds' }, results),
         ...barPanel({ x: 620, w: 160, title: 'Deliveries per second', axis: 'messages/s received' }, results, (r) => r.deliveries_per_s, compact),
-        ...barPanel({ x: 870, w: 150, title: 'Server CPU per delivery', axis: 'µs of server CPU' }, results, (r) => r.server_cpu_us_per_delivery, (v) => compact(v)),
+        ...barPanel({ x: 870, w: 150, title: 'Server CPU per delivery', axis: results.some((r) => r.fleet !== undefined) ? 'µs of server CPU (all nodes)' : 'µs of server CPU' }, results, (r) => r.server_cpu_us_per_delivery, (v) => compact(v)),
       ];
   const note = results.some((r) => r.unreliable) ? '* unreliable: the generator core was above 85% busy. ' : '';
   const method = idle

@@ -6,11 +6,11 @@ import { BROADCAST_CHANNEL, owedDeliveries, roomChannels, subscriberSpecs } from
 /** Fan-out to `channels`: every subscriber owed every message of its channel. */
 function fanout(ctx: ScenarioContext, channels: readonly string[]) {
   return withTarget(ctx, false, async (run) => {
-    const specs = subscriberSpecs(ctx.options.connections, channels);
+    const specs = subscriberSpecs(ctx.options.connections, channels, 0, run.servers.length);
     await run.open(specs, ctx.options.perWorker);
     const memory = await run.memoryPerConnection(ctx.options.settleMs);
     const traffic = await measureTraffic(run, ctx.options, channels);
-    const reports = await run.reports(traffic.publish.perChannel);
+    const reports = await run.reports(traffic.publish.perPublisher);
     const expectedDeliveries = owedDeliveries(specs, traffic.publish.perChannel);
     return buildResult({ run, memory, window: traffic.window, generatorCpuUs: traffic.generatorCpuUs, traffic, reports, expectedDeliveries });
   });

@@ -10,7 +10,7 @@ import { BROADCAST_CHANNEL, owedDeliveries, subscriberSpecs } from './plan.js';
  */
 export const churn: Scenario = (ctx) =>
   withTarget(ctx, false, async (run) => {
-    const specs = subscriberSpecs(ctx.options.connections, [BROADCAST_CHANNEL]);
+    const specs = subscriberSpecs(ctx.options.connections, [BROADCAST_CHANNEL], 0, run.servers.length);
     await run.open(specs, ctx.options.perWorker);
     const memory = await run.memoryPerConnection(ctx.options.settleMs);
     // Each generator churns its share of the rate.
@@ -19,7 +19,7 @@ export const churn: Scenario = (ctx) =>
       beforePublish: async () => void (await Promise.all(run.generators.map((g) => g.call('churn', { perSecond })))),
       afterPublish: async () => void (await Promise.all(run.generators.map((g) => g.call('stopChurn', {})))),
     });
-    const reports = await run.reports(traffic.publish.perChannel);
+    const reports = await run.reports(traffic.publish.perPublisher);
     const sum = (pick: (r: (typeof reports)[number]) => number) => reports.reduce((n, r) => n + pick(r), 0);
     const result = buildResult({
       run,

@@ -6,9 +6,9 @@ import { BROADCAST_CHANNEL, subscriberSpecs } from './plan.js';
 /** N connections, each subscribed, no traffic: memory per connection and the idle CPU. */
 export const idle: Scenario = (ctx) =>
   withTarget(ctx, false, async (run) => {
-    await run.open(subscriberSpecs(ctx.options.connections, [BROADCAST_CHANNEL]), ctx.options.perWorker);
+    await run.open(subscriberSpecs(ctx.options.connections, [BROADCAST_CHANNEL], 0, run.servers.length), ctx.options.perWorker);
     const memory = await run.memoryPerConnection(ctx.options.settleMs);
     const { window, generatorCpuUs } = await measureIdle(run, ctx.options.durationMs);
-    const reports = await run.reports({});
+    const reports = await run.reports([]);
     return buildResult({ run, memory, window, generatorCpuUs, reports, expectedDeliveries: 0 });
   });

@@ -1,9 +1,10 @@
 import type { PublishReport, WorkerReport } from '../ipc.js';
 import type { BenchOptions } from '../options.js';
 import type { TargetRun, StatusTotals } from '../orchestrator/target-run.js';
-import { Sampler, type WindowStats } from '../orchestrator/sampler.js';
+import type { WindowStats } from '../orchestrator/sampler.js';
 import type { TargetResult } from '../types.js';
 import { latencyPercentiles, mergeHistograms } from '../report/histogram.js';
+import { fleetResult } from './fleet-result.js';
 
 /** Work a scenario adds around the publisher's run (pausing slow readers, churning). */
 export interface TrafficHooks {
@@ -22,11 +23,11 @@ export interface Traffic {
 
 /**
  * The measured window: from just before the publisher starts until every owed message
- * arrived (or delivery stopped). Server CPU and RSS are sampled over exactly this window.
+ * arrived (or delivery stopped). Server (and broker) CPU and RSS are sampled over exactly this window.
  */
 export async function measureTraffic(run: TargetRun, options: BenchOptions, channels: readonly string[], hooks: TrafficHooks = {}): Promise<Traffic> {
   const before = await run.status();
-  const sampler = new Sampler(run.server.pid, run.pinning.generatorCore, run.pinning.serverCore);
+  const sampler = run.sampler();
   await hooks.beforePublish?.();
   const publish = await run.publisher.call('publish', {
     channels: [...channels],
@@ -36,7 +37,7 @@ export async function measureTraffic(run: TargetRun, options: BenchOptions, chan
     publisherId: 0,
   });
   await hooks.afterPublish?.();
-  const status = await run.drain(publish.perChannel, options.drainMs);
+  const status = await run.drain(publish.perPublisher, options.drainMs);
   const window = sampler.stop();
   return { publish, window, status, generatorCpuUs: status.generatorCpuUs - before.generatorCpuUs, deliveries: status.deliveries - before.deliveries };
 }
@@ -44,7 +45,7 @@ export async function measureTraffic(run: TargetRun, options: BenchOptions, chan
 /** An idle window of `durationMs`: what the server costs with connections and no traffic. */
 export async function measureIdle(run: TargetRun, durationMs: number): Promise<{ window: WindowStats; generatorCpuUs: number }> {
   const before = await run.status();
-  const sampler = new Sampler(run.server.pid, run.pinning.generatorCore, run.pinning.serverCore);
+  const sampler = run.sampler();
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   const window = sampler.stop();
   const after = await run.status();
@@ -85,8 +86,10 @@ export function buildResult(inputs: ResultInputs): TargetResult {
   const generatorCpuPct = (100 * inputs.generatorCpuUs) / (window.durationMs * 1000);
   const coreBusy = window.generatorCoreBusyPct;
   const unreliable = coreBusy === null ? generatorCpuPct > unreliableBusyPct || window.machineBusyPct > unreliableBusyPct : coreBusy > unreliableBusyPct;
+  const fleet = fleetResult(run, window, traffic?.publish.sent ?? 0, deliveries, windowMs);
   return {
     target: run.target,
+    label: run.spec.label,
     connections: run.connections,
     subscribed: run.subscribed,
     connect_failures: run.connectFailures,
@@ -113,5 +116,6 @@ export function buildResult(inputs: ResultInputs): TargetResult {
     machine_busy_pct: window.machineBusyPct,
     publisher_max_lag_ms: traffic?.publish.maxLagMs ?? 0,
     unreliable,
+    ...(fleet === undefined ? {} : { fleet }),
   };
 }

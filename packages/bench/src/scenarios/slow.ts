@@ -11,15 +11,15 @@ import { latencyPercentiles, mergeHistograms } from '../report/histogram.js';
  */
 export const slow: Scenario = (ctx) =>
   withTarget(ctx, false, async (run) => {
-    const specs = subscriberSpecs(ctx.options.connections, [BROADCAST_CHANNEL], ctx.options.slowShare);
+    const specs = subscriberSpecs(ctx.options.connections, [BROADCAST_CHANNEL], ctx.options.slowShare, run.servers.length);
     await run.open(specs, ctx.options.perWorker);
     const memory = await run.memoryPerConnection(ctx.options.settleMs);
     const traffic = await measureTraffic(run, ctx.options, [BROADCAST_CHANNEL], {
       beforePublish: async () => void (await Promise.all(run.generators.map((g) => g.call('pause', {})))),
     });
     await Promise.all(run.generators.map((g) => g.call('resume', {})));
-    await run.drain(traffic.publish.perChannel, ctx.options.drainMs, true);
-    const reports = await run.reports(traffic.publish.perChannel);
+    await run.drain(traffic.publish.perPublisher, ctx.options.drainMs, true);
+    const reports = await run.reports(traffic.publish.perPublisher);
     const sum = (pick: (r: (typeof reports)[number]) => number) => reports.reduce((n, r) => n + pick(r), 0);
     const histogram = mergeHistograms(reports.map((r) => r.slow.histogram));
     const slowResult = {

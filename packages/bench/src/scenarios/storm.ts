@@ -1,6 +1,5 @@
 import { nowMs } from '../payload.js';
 import { readProcess } from '../orchestrator/proc.js';
-import { Sampler } from '../orchestrator/sampler.js';
 import type { TargetRun } from '../orchestrator/target-run.js';
 import type { StormResult } from '../types.js';
 import type { Scenario } from './context.js';
@@ -31,19 +30,19 @@ function backAfter(backAt: readonly number[], rank: number, dropAt: number): num
  */
 export const storm: Scenario = (ctx) =>
   withTarget(ctx, true, async (run) => {
-    const specs = subscriberSpecs(ctx.options.connections, [BROADCAST_CHANNEL]);
+    const specs = subscriberSpecs(ctx.options.connections, [BROADCAST_CHANNEL], 0, run.servers.length);
     await run.open(specs, ctx.options.perWorker);
     const memory = await run.memoryPerConnection(ctx.options.settleMs);
     const traffic = await measureTraffic(run, ctx.options, [BROADCAST_CHANNEL]);
-    const steadyRss = readProcess(run.server.pid)?.rssBytes ?? 0;
+    const steadyRss = run.servers.reduce((n, s) => n + (readProcess(s.pid)?.rssBytes ?? 0), 0);
     const clients = (await run.status()).subscribed;
-    const sampler = new Sampler(run.server.pid, run.pinning.generatorCore, run.pinning.serverCore, 50);
+    const sampler = run.sampler(50);
     const dropAt = nowMs();
-    if (ctx.options.drop === 'server') await run.server.drop();
+    if (ctx.options.drop === 'server') await Promise.all(run.servers.map((s) => s.drop()));
     else await Promise.all(run.generators.map((g) => g.call('drop', {})));
     await waitForBack(run, clients, ctx.options.stormTimeoutMs);
     const peakRss = sampler.stop().rssPeakBytes;
-    const reports = await run.reports(traffic.publish.perChannel);
+    const reports = await run.reports(traffic.publish.perPublisher);
     const backAt = reports.flatMap((r) => r.backAt);
     const stormResult: StormResult = {
       dropped_by: ctx.options.drop,
@@ -56,7 +55,7 @@ export const storm: Scenario = (ctx) =>
       peak_over_steady: steadyRss > 0 ? peakRss / steadyRss : 0,
       reconnect_attempts: reports.reduce((n, r) => n + r.reconnectAttempts, 0),
     };
-    ctx.log(`${ctx.target}: ${backAt.length}/${clients} back, 99% after ${stormResult.back_99pct_s ?? '—'} s`);
+    ctx.log(`${ctx.spec.label}: ${backAt.length}/${clients} back, 99% after ${stormResult.back_99pct_s ?? '—'} s`);
     const result = buildResult({
       run,
       memory,

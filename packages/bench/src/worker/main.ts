@@ -9,7 +9,7 @@ import { SubscriberPool } from './subscribers.js';
  */
 let pool: SubscriberPool | undefined;
 let init: WorkerCalls['init']['req'] | undefined;
-let publisher: LeanClient | undefined;
+let publishers: LeanClient[] = [];
 let churnTimer: NodeJS.Timeout | undefined;
 
 function needPool(): SubscriberPool {
@@ -31,7 +31,7 @@ async function handle(request: WorkerRequest): Promise<unknown> {
   switch (request.kind) {
     case 'init':
       init = request.body;
-      pool = new SubscriberPool({ target: init.target, url: init.url, localAddress: init.localAddress, reconnect: init.reconnect });
+      pool = new SubscriberPool({ target: init.target, urls: init.urls, localAddress: init.localAddress, reconnect: init.reconnect });
       return null;
     case 'open':
       return needPool().open(request.body.subscribers, request.body.concurrency);
@@ -53,14 +53,14 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return needPool().report(request.body.expected);
     case 'publish': {
       if (init === undefined) throw new Error('worker not initialised');
-      const { client, report } = await publish(init.target, init.url, request.body);
-      publisher = client;
+      const { clients, report } = await publish(init.target, init.urls, request.body);
+      publishers = clients;
       return report;
     }
     case 'shutdown':
       clearInterval(churnTimer);
       pool?.closeAll();
-      publisher?.close();
+      for (const client of publishers) client.close();
       setTimeout(() => process.exit(0), 20).unref();
       return null;
   }

@@ -2,7 +2,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import hdr from 'hdr-histogram-js';
 import { createClient, type LeanClient } from '../clients/index.js';
 import { reconnectDelay } from '../clients/backoff.js';
-import type { CategoryTotals, SubscriberSpec, WorkerReport, WorkerStatus } from '../ipc.js';
+import type { CategoryTotals, Owed, SubscriberSpec, WorkerReport, WorkerStatus } from '../ipc.js';
 import { nowMs } from '../payload.js';
 import type { TargetName } from '../types.js';
 import { createLatencyHistogram, recordLatency } from './latency.js';
@@ -27,12 +27,13 @@ class Totals {
   subscribersWithLoss = 0;
   readonly histogram: Histogram = createLatencyHistogram();
 
-  add(streams: Iterable<SequenceState>, expected: number | undefined): void {
+  /** `owed(p)`: messages publisher p sent to the subscriber's channel (omitted: judge the stream by its gaps). */
+  add(streams: ReadonlyMap<number, SequenceState>, owed?: (publisher: number) => number): void {
     let lost = 0;
-    for (const stream of streams) {
+    for (const [publisher, stream] of streams) {
       this.duplicates += stream.duplicates;
       this.reordered += stream.reordered;
-      lost += stream.loss(expected);
+      lost += stream.loss(owed?.(publisher));
     }
     this.loss += lost;
     if (lost > 0) this.subscribersWithLoss++;
@@ -46,7 +47,8 @@ class Totals {
 
 export interface PoolOptions {
   readonly target: TargetName;
-  readonly url: string;
+  /** Gateway nodes; a subscriber connects to urls[spec.node]. */
+  readonly urls: readonly string[];
   readonly localAddress: string | undefined;
   /** Reconnect with the SDK's backoff when a socket drops (the storm). */
   readonly reconnect: boolean;
@@ -91,7 +93,9 @@ export class SubscriberPool {
 
   private async connect(slot: Subscriber): Promise<boolean> {
     const totals = slot.spec.slow ? this.slow : this.fast;
-    const client = createClient(this.options.target, this.options.url, this.options.localAddress, {
+    const { urls } = this.options;
+    const url = urls[slot.spec.node % urls.length] as string;
+    const client = createClient(this.options.target, url, this.options.localAddress, {
       onStamp: (t, s, p) => {
         // Stragglers to a connection we already closed belong to a life that was counted.
         if (slot.client !== client) return;
@@ -128,7 +132,7 @@ export class SubscriberPool {
   }
 
   private endLife(slot: Subscriber): void {
-    (slot.spec.slow ? this.slow : this.fast).add(slot.streams.values(), undefined);
+    (slot.spec.slow ? this.slow : this.fast).add(slot.streams);
     slot.streams = new Map();
     slot.subscribed = false;
     slot.full = false;
@@ -187,17 +191,19 @@ export class SubscriberPool {
     return dropped;
   }
 
-  private missing(expected: Record<string, number>, slow: boolean): number {
+  private missing(expected: Owed, slow: boolean): number {
     let missing = 0;
     for (const slot of this.slots) {
       if (!slot.full || !slot.subscribed || slot.spec.slow !== slow) continue;
-      const owed = expected[slot.spec.channel] ?? 0;
-      missing += Math.max(0, owed - (slot.streams.get(0)?.unique ?? 0));
+      expected.forEach((perChannel, publisher) => {
+        const owed = perChannel[slot.spec.channel] ?? 0;
+        missing += Math.max(0, owed - (slot.streams.get(publisher)?.unique ?? 0));
+      });
     }
     return missing;
   }
 
-  status(expected: Record<string, number> | undefined): WorkerStatus {
+  status(expected: Owed | undefined): WorkerStatus {
     const cpu = process.cpuUsage();
     return {
       subscribed: this.slots.reduce((n, slot) => n + (slot.subscribed ? 1 : 0), 0),
@@ -211,13 +217,19 @@ export class SubscriberPool {
     };
   }
 
-  /** Final numbers; `expected` is what publisher 0 sent per channel. */
-  report(expected: Record<string, number>): WorkerReport {
+  /** Final numbers; `expected` is what each publisher sent per channel. */
+  report(expected: Owed): WorkerReport {
     for (const slot of this.slots) {
       if (!slot.subscribed) continue;
       const totals = slot.spec.slow ? this.slow : this.fast;
-      if (slot.full && !slot.streams.has(0)) slot.streams.set(0, new SequenceState(0));
-      totals.add(slot.streams.values(), slot.full ? (expected[slot.spec.channel] ?? 0) : undefined);
+      const channel = slot.spec.channel;
+      if (slot.full) {
+        // A publisher whose messages never arrived has no stream yet: all of them are lost.
+        expected.forEach((perChannel, publisher) => {
+          if ((perChannel[channel] ?? 0) > 0 && !slot.streams.has(publisher)) slot.streams.set(publisher, new SequenceState(0));
+        });
+        totals.add(slot.streams, (publisher) => expected[publisher]?.[channel] ?? 0);
+      } else totals.add(slot.streams);
       slot.streams = new Map();
     }
     return {
