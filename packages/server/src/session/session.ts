@@ -33,6 +33,9 @@ const transitions: Readonly<Record<SessionState, readonly SessionState[]>> = {
   closed: [],
 };
 
+/** Publishes of one connection waiting for the broker at once; the next waits for a slot. */
+const maxPublishesInFlight = 64;
+
 export interface ChannelState {
   /** Publications that arrived before the subscribe reply was written; they follow it. */
   early: { frame: Outgoing; pub: Publication }[] | undefined;
@@ -76,6 +79,7 @@ export class Session implements NodeClient, OutboundHost {
   private readonly outbound: Outbound;
   private pausedChannels = 0;
   private backlog: string[] = [];
+  private readonly publishing = new Set<Promise<void>>();
   private backlogBytes = 0;
   private running = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -140,7 +144,16 @@ export class Session implements NodeClient, OutboundHost {
     }
     for (const command of commands) {
       if (this.state === 'closed' || this.connectFailed) return;
-      await this.runCommand(command);
+      const running = this.runCommand(command);
+      if (command.method !== 'publish') {
+        await running;
+        continue;
+      }
+      // Publishes reach the broker in command order (their synchronous part runs now) but do
+      // not wait for each other's answer: a client's publish rate is not one broker round trip.
+      this.publishing.add(running);
+      void running.finally(() => this.publishing.delete(running));
+      if (this.publishing.size >= maxPublishesInFlight) await Promise.race(this.publishing);
     }
   }
 

@@ -1,3 +1,4 @@
+import type { ClientInfo } from '@fleetgate/protocol';
 import { Redis } from 'ioredis';
 import { newEpoch } from '../../core/epoch.js';
 import { HashRing } from '../../core/hash-ring.js';
@@ -7,6 +8,8 @@ import type {
   BrokerOptions,
   HistoryQuery,
   HistoryResult,
+  JoinLeave,
+  PresenceStore,
   Publication,
   PublishOptions,
   PublishResult,
@@ -14,6 +17,7 @@ import type {
 import { BrokerError } from '../broker.js';
 import { decodeBody, decodeMessage, decodePosition, encodeBody } from '../envelope.js';
 import { InterestBatcher } from '../interest.js';
+import { definePresenceScripts, RedisPresence } from './presence.js';
 import { historyScript, publishScript } from './scripts.js';
 
 interface Shard {
@@ -42,6 +46,7 @@ export class RedisBroker implements Broker {
   private readonly prefix: string;
   private handler: BrokerHandler | undefined;
   private closing = false;
+  readonly presence: PresenceStore;
 
   constructor(
     urls: readonly string[],
@@ -51,13 +56,21 @@ export class RedisBroker implements Broker {
     this.prefix = prefix;
     this.shards = urls.map((url) => this.createShard(url));
     this.ring = new HashRing(this.shards.map((shard) => ({ id: shard.url, value: shard })));
+    this.presence = new RedisPresence(
+      (channel) => this.ring.get(channel).cmd,
+      (kind, channel) => this.key(kind, channel),
+      (run) => this.call(run),
+    );
   }
 
   private createShard(url: string): Shard {
     const retryStrategy = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
-    const cmd = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, lazyConnect: true });
+    // Commands issued in one tick go out in one write (auto-pipelining): a fan-in of API
+    // and client publishes costs a syscall per batch, not per publish.
+    const cmd = new Redis(url, { enableOfflineQueue: false, enableAutoPipelining: true, maxRetriesPerRequest: 1, retryStrategy, lazyConnect: true });
     cmd.defineCommand('fgPublish', { numberOfKeys: 3, lua: publishScript });
     cmd.defineCommand('fgHistory', { numberOfKeys: 2, lua: historyScript });
+    definePresenceScripts(cmd);
     const sub = new Redis(url, { retryStrategy, lazyConnect: true, maxRetriesPerRequest: null });
     const shard: Shard = {
       url,
@@ -125,6 +138,10 @@ export class RedisBroker implements Broker {
   private onMessage(redisChannel: string, message: string): void {
     if (redisChannel === this.key('control')) return this.handler?.onControl(message);
     const channel = redisChannel.slice(this.prefix.length + 3);
+    // Join/leave travel on the channel too: `j|info` or `l|info` (a position is digits or empty).
+    if (message.startsWith('j|') || message.startsWith('l|')) {
+      return this.handler?.onJoinLeave(channel, message[0] === 'j' ? 'join' : 'leave', JSON.parse(message.slice(2)) as ClientInfo);
+    }
     this.handler?.onPublication(channel, decodeMessage(message));
   }
 
@@ -184,6 +201,10 @@ export class RedisBroker implements Broker {
 
   async removeHistory(channel: string): Promise<void> {
     await this.call(() => this.ring.get(channel).cmd.del(this.key('s', channel), this.key('m', channel)));
+  }
+
+  async publishJoinLeave(channel: string, kind: JoinLeave, info: ClientInfo): Promise<void> {
+    await this.call(() => this.ring.get(channel).cmd.publish(this.key('c', channel), `${kind === 'join' ? 'j' : 'l'}|${JSON.stringify(info)}`));
   }
 
   async publishControl(message: string): Promise<void> {
