@@ -84,14 +84,20 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
   if (expireAt !== undefined && expireAt <= nowSeconds(s)) throw new ReplyError(ErrorCode.Expired);
   if (channels.length > ctx.client.maxSubscriptions) throw new DisconnectError(DisconnectCode.ChannelLimit);
   for (const channel of channels) namespaceOf(s, channel);
-  await enforceUserLimit(s, user);
-  if (s.state !== 'connecting') return;
+  const { maxConnectionsPerUser: max, connectionLimitMode } = ctx.client;
+  if (max > 0 && user !== '' && connectionLimitMode === 'refuse-new' && ctx.node.connectionsOf(user) >= max) {
+    throw new DisconnectError(DisconnectCode.ConnectionLimit);
+  }
 
   s.user = user;
   s.connInfo = claims.info;
   s.transition('connected');
   ctx.node.register(s);
-  if (user !== '') await ctx.presence.add(registryChannel(user), registryEntry(s));
+  if (user !== '') {
+    await ctx.presence.add(registryChannel(user), registryEntry(s));
+    await enforceUserLimit(s, user);
+  }
+  if (!s.isConnected) return;
   ctx.metrics.connects.inc();
   ctx.events.connected(s);
   s.setExpiry(expireAt);
@@ -131,20 +137,30 @@ function registryEntry(s: Session): ClientInfo {
   return { ...s.clientInfo, chan_info: where };
 }
 
+/** Registry order: oldest first; ties by client id so every node decides alike. */
+const byAge = (a: ClientInfo, b: ClientInfo) => connectedAt(a) - connectedAt(b) || a.client.localeCompare(b.client);
 const connectedAt = (info: ClientInfo) => (info.chan_info as { connected_at?: number } | undefined)?.connected_at ?? 0;
 
-/** Fleet-wide `maxConnectionsPerUser`: refuse the new connection (3504), or close the user's oldest ones. */
+/**
+ * Fleet-wide `maxConnectionsPerUser`, decided after this connection is in the registry so
+ * that connections racing on several nodes all see each other: `refuse-new` keeps the
+ * oldest ones (this one, if among the newest, closes with 3504); `close-oldest` keeps the
+ * newest ones and closes the rest, wherever they are.
+ */
 async function enforceUserLimit(s: Session, user: string): Promise<void> {
   const { maxConnectionsPerUser: max, connectionLimitMode: mode } = s.ctx.client;
-  if (max === 0 || user === '') return;
-  if (mode === 'refuse-new' && s.ctx.node.connectionsOf(user) >= max) throw new DisconnectError(DisconnectCode.ConnectionLimit);
+  if (max === 0) return;
   const registry = registryChannel(user);
   const { numClients } = await s.ctx.node.presence.stats(registry);
-  if (numClients < max) return;
-  if (mode === 'refuse-new') throw new DisconnectError(DisconnectCode.ConnectionLimit);
+  if (numClients <= max) return;
   const { clients } = await s.ctx.node.presence.list(registry, numClients);
-  const oldest = clients.sort((a, b) => connectedAt(a) - connectedAt(b)).slice(0, numClients - max + 1);
-  for (const info of oldest) {
+  const ordered = clients.sort(byAge);
+  const over = mode === 'refuse-new' ? ordered.slice(max) : ordered.slice(0, ordered.length - max);
+  if (mode === 'refuse-new') {
+    if (over.some((info) => info.client === s.id)) throw new DisconnectError(DisconnectCode.ConnectionLimit);
+    return;
+  }
+  for (const info of over) {
     await s.ctx.fleet.disconnect({ user, client: info.client }, DisconnectCode.ConnectionLimit, 'replaced by a newer connection');
   }
 }

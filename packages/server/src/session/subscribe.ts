@@ -75,6 +75,8 @@ async function join(s: Session, channel: string, request: JoinRequest): Promise<
     await s.ctx.node.subscribe(s, channel);
     const result: SubscribeResult = expiryFields(s, request.expireAt);
     const joined = request.history === undefined ? { result, publications: [] } : await position(s, channel, state, request, request.history, result);
+    // Left meanwhile (unsubscribe, close): its leave ran already, so no entry may appear now.
+    if (s.channels.get(channel) !== state) throw new ReplyError(ErrorCode.Internal, 'left while subscribing');
     if (state.presence) await s.ctx.presence.add(channel, s.channelInfo(state));
     s.setChannelExpiry(channel, request.expireAt);
     return joined;
