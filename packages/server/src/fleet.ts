@@ -7,7 +7,8 @@ import type { DisconnectFilter, Node } from './node.js';
 type ControlMessage =
   | { readonly type: 'node'; readonly node: NodeInfo }
   | { readonly type: 'bye'; readonly uid: string }
-  | { readonly type: 'disconnect'; readonly filter: DisconnectFilter; readonly code: number; readonly reason?: string };
+  | { readonly type: 'disconnect'; readonly filter: DisconnectFilter; readonly code: number; readonly reason?: string }
+  | { readonly type: 'subscribe' | 'unsubscribe'; readonly user: string; readonly channel: string; readonly client?: string };
 
 export interface FleetOptions {
   readonly announceIntervalMs: number;
@@ -65,6 +66,11 @@ export class Fleet {
     return this.send({ type: 'disconnect', filter, code, ...(reason !== undefined && { reason }) });
   }
 
+  /** Subscribes (server-side) or unsubscribes every connection of a user, on every node (or one client). */
+  subscription(type: 'subscribe' | 'unsubscribe', user: string, channel: string, client?: string): Promise<void> {
+    return this.send({ type, user, channel, ...(client !== undefined && { client }) });
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.send({ type: 'bye', uid: this.node.id }).catch(() => undefined);
@@ -85,6 +91,14 @@ export class Fleet {
         return message.uid === this.node.id ? undefined : this.registry.remove(message.uid);
       case 'disconnect':
         this.node.disconnect(message.filter, message.code, message.reason);
+        return;
+      case 'subscribe':
+      case 'unsubscribe':
+        for (const client of this.node.clientsOf(message.user)) {
+          if (message.client !== undefined && client.id !== message.client) continue;
+          if (message.type === 'subscribe') client.serverSubscribe(message.channel);
+          else client.serverUnsubscribe(message.channel);
+        }
         return;
     }
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { ClientInfo } from '@fleetgate/protocol';
+import { type ClientInfo, encodePush } from '@fleetgate/protocol';
 import type { Logger } from 'pino';
-import type { Broker, HistoryLimits, HistoryQuery, HistoryResult, Publication, PublishResult, StreamPosition } from './broker/broker.js';
+import type { Broker, HistoryLimits, HistoryQuery, HistoryResult, JoinLeave, PresenceStore, Publication, PublishResult, StreamPosition } from './broker/broker.js';
 import type { Clock } from './core/clock.js';
 import { MultiMap } from './core/multimap.js';
 import { encodePublicationPush } from './core/encode.js';
@@ -19,6 +19,11 @@ export interface NodeClient {
   deliver(channel: string, frame: Buffer, pub: Publication): boolean;
   /** The stream is at `top`: a positioned subscription that is behind must recover. */
   checkPosition(channel: string, top: StreamPosition): void;
+  /** A join or leave push (encoded once) for a channel the client is in. */
+  deliverJoinLeave(channel: string, frame: string): void;
+  /** Subscribes server-side (API `subscribe`) or unsubscribes (API `unsubscribe`). */
+  serverSubscribe(channel: string): void;
+  serverUnsubscribe(channel: string): void;
   disconnect(code: number, detail?: string): void;
 }
 
@@ -89,6 +94,12 @@ export class Node {
   start(): Promise<void> {
     return this.broker.start({
       onPublication: (channel, pub) => this.deliver(channel, pub),
+      onJoinLeave: (channel, kind, info) => {
+        const subscribers = this.hub.get(channel);
+        if (subscribers === undefined) return;
+        const frame = encodePush({ type: kind, channel, body: { info } });
+        for (const client of subscribers) client.deliverJoinLeave(channel, frame);
+      },
       onControl: (message) => this.hooks.control(message),
       onResync: () => {
         this.resync().catch((err: unknown) => this.logger.error({ err }, 'resync after broker reconnect failed'));
@@ -103,6 +114,15 @@ export class Node {
 
   publishControl(message: string): Promise<void> {
     return this.broker.publishControl(message);
+  }
+
+  publishJoinLeave(channel: string, kind: JoinLeave, info: ClientInfo): void {
+    this.broker.publishJoinLeave(channel, kind, info).catch((err: unknown) => this.logger.warn({ err, channel, kind }, 'join/leave publish failed'));
+  }
+
+  /** Local clients of `user` (for fleet-wide commands that arrive as control messages). */
+  clientsOf(user: string): NodeClient[] {
+    return [...(this.users.get(user) ?? [])];
   }
 
   /**
@@ -131,8 +151,8 @@ export class Node {
     this.users.add(client.user, client);
   }
 
-  unregister(client: NodeClient, channels: Iterable<string>): void {
-    for (const channel of channels) this.unsubscribe(client, channel);
+  /** Forgets a client (its channels were left one by one before). */
+  unregister(client: NodeClient): void {
     if (this.clients.get(client.id) === client) this.clients.delete(client.id);
     this.users.delete(client.user, client);
   }
@@ -173,6 +193,10 @@ export class Node {
       ...(request.idempotencyKey !== undefined && { idempotencyKey: request.idempotencyKey }),
       ...(history !== undefined && { history }),
     });
+  }
+
+  get presence(): PresenceStore {
+    return this.broker.presence;
   }
 
   history(channel: string, query: HistoryQuery): Promise<HistoryResult> {

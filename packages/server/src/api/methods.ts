@@ -7,6 +7,7 @@ import { globToRegExp } from '../core/glob.js';
 import { ReplyError } from '../errors.js';
 import type { Fleet } from '../fleet.js';
 import type { Node } from '../node.js';
+import { readPresence, readPresenceStats, registryChannel } from '../presence-keeper.js';
 import type { Metrics } from '../ops/metrics.js';
 
 /** What the server API acts on. */
@@ -16,6 +17,7 @@ export interface ApiContext {
   readonly namespaces: Namespaces;
   readonly metrics: Metrics;
   readonly maxPublicationBytes: number;
+  readonly presenceMaxList: number;
   /** Starts this node's graceful drain (Fleetgate admin method, not in Centrifugo). */
   drain(): void;
 }
@@ -48,6 +50,11 @@ const schemas = {
     reverse: z.boolean().optional(),
   }),
   history_remove: z.object({ channel }),
+  presence: z.object({ channel }),
+  presence_stats: z.object({ channel }),
+  user_connections: z.object({ user: z.string().min(1, 'user is required') }),
+  subscribe: z.object({ user: z.string().min(1, 'user is required'), channel, client: z.string().optional() }),
+  unsubscribe: z.object({ user: z.string().min(1, 'user is required'), channel, client: z.string().optional() }),
   info: z.object({}),
   drain: z.object({}),
   channels: z.object({ pattern: z.string().optional() }),
@@ -169,6 +176,34 @@ const handlers: { [M in ApiMethod]: (ctx: ApiContext, body: z.output<(typeof sch
   history_remove: async (ctx, body) => {
     namespaceOf(ctx, body.channel);
     await ctx.node.removeHistory(body.channel);
+    return {};
+  },
+
+  presence: async (ctx, body) => {
+    if (!namespaceOf(ctx, body.channel).presence) throw new ReplyError(ErrorCode.NotAvailable, 'channel has no presence');
+    return { presence: await readPresence(ctx.node.presence, body.channel, ctx.presenceMaxList) };
+  },
+
+  presence_stats: async (ctx, body) => {
+    if (!namespaceOf(ctx, body.channel).presence) throw new ReplyError(ErrorCode.NotAvailable, 'channel has no presence');
+    return readPresenceStats(ctx.node.presence, body.channel);
+  },
+
+  /** Every connection of a user in the fleet: node, transport, since when (Fleetgate only). */
+  user_connections: async (ctx, body) => {
+    const { clients, total } = await ctx.node.presence.list(registryChannel(body.user), ctx.presenceMaxList);
+    // `total` tells when the list was cut at presence.maxList.
+    return { connections: clients.map((info) => ({ client: info.client, user: info.user, ...(info.chan_info as object) })), total };
+  },
+
+  subscribe: async (ctx, body) => {
+    namespaceOf(ctx, body.channel);
+    await ctx.fleet.subscription('subscribe', body.user, body.channel, body.client);
+    return {};
+  },
+
+  unsubscribe: async (ctx, body) => {
+    await ctx.fleet.subscription('unsubscribe', body.user, body.channel, body.client);
     return {};
   },
 

@@ -52,9 +52,38 @@ export interface HistoryResult {
   readonly position: StreamPosition;
 }
 
+export type JoinLeave = 'join' | 'leave';
+
+export interface PresenceList {
+  /** At most the `limit` asked for. */
+  readonly clients: ClientInfo[];
+  /** How many clients the channel has in all. */
+  readonly total: number;
+}
+
+export interface PresenceStats {
+  readonly numClients: number;
+  readonly numUsers: number;
+}
+
+/**
+ * Who is in a channel, fleet-wide. Each node adds and refreshes its own connections;
+ * an entry not refreshed within its TTL is gone, so a node that dies leaves no ghosts.
+ * `stats` never loads the member list.
+ */
+export interface PresenceStore {
+  /** Adds or refreshes `info` (its `client` is the key) for `ttlMs`. */
+  add(channel: string, info: ClientInfo, ttlMs: number): Promise<void>;
+  remove(channel: string, info: ClientInfo): Promise<void>;
+  list(channel: string, limit: number): Promise<PresenceList>;
+  stats(channel: string): Promise<PresenceStats>;
+}
+
 /** What a broker tells the node it serves. */
 export interface BrokerHandler {
   onPublication(channel: string, publication: Publication): void;
+  /** A join or leave in a channel this node is subscribed to (namespace `joinLeave`). */
+  onJoinLeave(channel: string, kind: JoinLeave, info: ClientInfo): void;
   /** A fleet control message (node announcements, fleet-wide commands), from any node including this one. */
   onControl(message: string): void;
   /**
@@ -83,6 +112,9 @@ export interface Broker {
   removeHistory(channel: string): Promise<void>;
   /** Sends a control message to every node of the fleet (this one included). */
   publishControl(message: string): Promise<void>;
+  /** Tells every node with subscribers of `channel` that a client joined or left it. */
+  publishJoinLeave(channel: string, kind: JoinLeave, info: ClientInfo): Promise<void>;
+  readonly presence: PresenceStore;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,7 @@
+import type { ClientInfo } from '@fleetgate/protocol';
 import { newEpoch } from '../core/epoch.js';
 import { MemoryStreams } from '../core/memory-stream.js';
+import { MemoryPresence } from '../core/memory-presence.js';
 import { TtlCache } from '../core/ttl-cache.js';
 import type {
   Broker,
@@ -7,6 +9,8 @@ import type {
   BrokerOptions,
   HistoryQuery,
   HistoryResult,
+  JoinLeave,
+  PresenceStore,
   Publication,
   PublishOptions,
   PublishResult,
@@ -23,17 +27,29 @@ export class MemoryBroker implements Broker {
   private readonly interest = new Set<string>();
   private readonly published: TtlCache<string, PublishResult>;
   private readonly streams: MemoryStreams<Publication>;
+  private readonly members: MemoryPresence;
   private sweeper: NodeJS.Timeout | undefined;
+  readonly presence: PresenceStore;
 
   constructor(options: BrokerOptions) {
     this.published = new TtlCache(options.idempotencyWindowMs, maxIdempotencyKeys, options.clock);
     this.streams = new MemoryStreams(options.clock, newEpoch);
+    const members = (this.members = new MemoryPresence(options.clock));
+    this.presence = {
+      add: async (channel, info, ttlMs) => members.add(channel, info, ttlMs),
+      remove: async (channel, info) => members.remove(channel, info.client),
+      list: async (channel, limit) => members.list(channel, limit),
+      stats: async (channel) => members.stats(channel),
+    };
   }
 
   async start(handler: BrokerHandler): Promise<void> {
     this.handler = handler;
     handler.onHealth(true);
-    this.sweeper = setInterval(() => this.streams.sweep(), sweepIntervalMs).unref();
+    this.sweeper = setInterval(() => {
+      this.streams.sweep();
+      this.members.sweep();
+    }, sweepIntervalMs).unref();
   }
 
   async publish(channel: string, publication: Publication, options: PublishOptions): Promise<PublishResult> {
@@ -70,6 +86,10 @@ export class MemoryBroker implements Broker {
 
   async publishControl(message: string): Promise<void> {
     this.handler?.onControl(message);
+  }
+
+  async publishJoinLeave(channel: string, kind: JoinLeave, info: ClientInfo): Promise<void> {
+    if (this.interest.has(channel)) this.handler?.onJoinLeave(channel, kind, info);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,6 @@ const field = <S extends z.ZodType>(schema: S, fallback: z.input<S>, description
 
 const priorities = ['control', 'high', 'normal', 'bulk'] as const;
 const overflowPolicies = ['auto', 'disconnect', 'coalesce', 'drop-oldest', 'pause'] as const;
-const notYet = 'Accepted for compatibility with Centrifugo-style configs; not enforced yet (a warning is logged when set).';
 
 /**
  * Channel options: schema, built-in default and meaning, in one table. A namespace
@@ -18,8 +17,10 @@ const fields = {
   allowPublishForClient: field(z.boolean(), false, 'Any authenticated client may publish, subscribed or not.'),
   allowPublishForAnonymous: field(z.boolean(), false, 'Anonymous clients may publish where clients may.'),
   allowUserLimitedChannels: field(z.boolean(), false, 'Channels like `chat#42,7` are open to the listed users only, without a token.'),
-  presence: field(z.boolean(), false, `Keep channel presence. ${notYet}`),
-  joinLeave: field(z.boolean(), false, `Send join/leave pushes. ${notYet}`),
+  presence: field(z.boolean(), false, 'Keep channel presence (who is subscribed, fleet-wide): `presence` and `presence_stats`.'),
+  joinLeave: field(z.boolean(), false, 'Publish join/leave events; subscribers that ask for them (`joinLeave` in the SDK) get join/leave pushes.'),
+  allowPresenceForSubscriber: field(z.boolean(), false, 'Subscribers may call `presence` and `presence_stats`.'),
+  allowPresenceForClient: field(z.boolean(), false, 'Any client may call `presence` and `presence_stats`, subscribed or not.'),
   priority: field(
     z.enum(priorities),
     'normal',
@@ -70,6 +71,3 @@ export const namespaceSchema = z.strictObject(
 
 /** The built-in defaults, parsed (durations in ms). */
 export const namespaceDefaults: NamespaceOptions = channelDefaultsSchema.parse({});
-
-/** Options that parse but do nothing yet, so a config that sets them can be warned about. */
-export const unenforcedOptions: readonly Key[] = ['presence', 'joinLeave'];

@@ -1,7 +1,6 @@
 import type { HistoryLimits } from '../broker/broker.js';
 import { type ChannelName, parseChannelName } from '../core/channel-name.js';
 import type { Lane, OverflowPolicy } from '../core/outbound-queue.js';
-import { unenforcedOptions } from './namespace.js';
 import { type Config, namespaceDefaults, type NamespaceOptions } from './schema.js';
 
 /**
@@ -32,15 +31,6 @@ export class Namespaces {
     const ns = this.resolved.get(name.namespace);
     const delivery = this.deliveries.get(name.namespace);
     return ns === undefined || delivery === undefined ? undefined : { ns, name, delivery };
-  }
-
-  /** `namespace.option` pairs set away from their default although not enforced yet. */
-  unenforced(): string[] {
-    const out: string[] = [];
-    for (const [name, options] of this.resolved) {
-      for (const key of unenforcedOptions) if (options[key] !== namespaceDefaults[key]) out.push(`${name || '(defaults)'}.${key}`);
-    }
-    return out;
   }
 }
 

@@ -41,7 +41,13 @@ export const configSchema = z.strictObject({
         .describe('Origin globs allowed to open connections (`*` for any). Empty: only same-host origins and clients without Origin.'),
       queueMaxBytes: limit(1_048_576, 'Outbound bytes a connection may have pending (queued + socket buffer) before it is disconnected with 3008.'),
       slowTimeout: duration('10s', 'How long a connection may stay above its outbound limit under a non-disconnect overflow policy before 3008 (policies arrive with backpressure; today every overflow is 3008 at once).'),
-      maxConnectionsPerUser: limit(0, 'Connections per user on this node; above it connect fails with 3504. 0: no limit.'),
+      maxConnectionsPerUser: limit(0, 'Connections per user across the fleet (from the user registry); over it see `connectionLimitMode`. 0: no limit.'),
+      connectionLimitMode: z
+        .enum(['refuse-new', 'close-oldest'])
+        .default('refuse-new')
+        .describe('Over `maxConnectionsPerUser`: refuse the new connection with 3504, or close the user\'s oldest connection (3504) and accept the new one.'),
+      subscribeToPersonal: flag(false, 'Subscribe every connection of a user to the personal channel `<personalChannelNamespace>:#<user>` (server-side), so the backend reaches all of a user\'s devices with one publish.'),
+      personalChannelNamespace: z.string().default('').describe('Namespace of personal channels (empty: `#<user>`).'),
       maxSubscriptions: limit(128, 'Subscriptions per connection; above it subscribe fails with 106.'),
       maxChannelLength: limit(255, 'Longest channel name accepted, in UTF-8 bytes; longer is error 107.'),
       recoveryMaxPublications: limit(300, 'Most publications a subscribe may recover; a longer gap is answered `recovered: false` (never a partial recovery).'),
@@ -86,6 +92,13 @@ export const configSchema = z.strictObject({
       escalateAfter: limit(4, 'Overloaded samples in a row before the next degradation tier (1: batch `bulk`, 2: stop delivering `bulk`, 3: refuse new connections).'),
       recoverAfter: limit(10, 'Calm samples in a row (under 60% of the thresholds) before going one tier back.'),
       bulkBatchMs: duration('250ms', 'Batching window of `bulk` publications in tier 1 and above.'),
+    })
+    .prefault({}),
+  presence: z
+    .strictObject({
+      updateInterval: duration('25s', 'How often each node refreshes the presence and registry entries of its connections.'),
+      ttl: duration('60s', 'Presence and registry entries not refreshed for this long vanish (a node that died leaves no ghosts).'),
+      maxList: limit(1000, 'Most clients a `presence` call returns; a larger channel answers error 106 (use `presence_stats`, which never loads the list).'),
     })
     .prefault({}),
   fleet: z

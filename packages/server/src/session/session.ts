@@ -55,6 +55,8 @@ export interface ChannelState {
   readonly presence: boolean;
   /** Namespace `joinLeave`: joining and leaving are published. */
   readonly joinLeave: boolean;
+  /** The join was published, so the leave will be (never a leave without its join). */
+  joinAnnounced: boolean;
   /** The client asked for join/leave pushes (and the namespace has them). */
   readonly pushJoinLeave: boolean;
 }
@@ -325,7 +327,7 @@ export class Session implements NodeClient, OutboundHost {
     this.outbound.removeChannel(channel);
     this.ctx.node.unsubscribe(this, channel);
     if (state.presence) this.ctx.presence.remove(channel, this.id);
-    if (state.joinLeave) this.ctx.node.publishJoinLeave(channel, 'leave', this.channelInfo(state));
+    if (state.joinAnnounced) this.ctx.node.publishJoinLeave(channel, 'leave', this.channelInfo(state));
   }
 
   /** This connection as seen in a channel: its client info plus the subscription's `chan_info`. */

@@ -68,6 +68,7 @@ async function join(s: Session, channel: string, request: JoinRequest): Promise<
     paused: false,
     presence: request.ns.presence,
     joinLeave: request.ns.joinLeave,
+    joinAnnounced: false,
     pushJoinLeave: request.ns.joinLeave && request.wantsJoinLeave,
   };
   s.channels.set(channel, state);
@@ -126,7 +127,9 @@ export async function joinServerSide(s: Session, channel: string, asks: Subscrib
 /** Publishes the join of a channel whose namespace has joinLeave (after the reply, so the joiner is counted). */
 function announceJoin(s: Session, channel: string): void {
   const state = s.channels.get(channel);
-  if (state?.joinLeave) s.ctx.node.publishJoinLeave(channel, 'join', s.channelInfo(state));
+  if (!state?.joinLeave || !s.isConnected) return;
+  state.joinAnnounced = true;
+  s.ctx.node.publishJoinLeave(channel, 'join', s.channelInfo(state));
 }
 
 async function verifySubscriptionToken(s: Session, token: string, channel: string, invalid: () => Error): Promise<SubscribeClaims> {
