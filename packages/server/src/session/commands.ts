@@ -101,7 +101,7 @@ async function connect(s: Session, id: number, params: Params<'connect'>): Promi
   ctx.metrics.connects.inc();
   ctx.events.connected(s);
   s.setExpiry(expireAt);
-  s.startHeartbeat();
+  s.heartbeat.start();
   const subs: string[] = [];
   for (const channel of channels) {
     if (!s.isConnected) return;

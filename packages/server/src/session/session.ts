@@ -1,28 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type ClientInfo,
-  type Command,
-  decodeCommands,
-  DisconnectCode,
-  disconnectCodes,
-  encodeError,
-  encodePush,
-  ErrorCode,
-  PING,
-  ProtocolError,
-  UnsubscribeCode,
-  unsubscribeCodes,
-} from '@fleetgate/protocol';
+import { type ClientInfo, DisconnectCode, disconnectCodes, encodePush, UnsubscribeCode, unsubscribeCodes } from '@fleetgate/protocol';
 import type { Publication, StreamPosition } from '../broker/broker.js';
 import type { ChannelDelivery } from '../config/namespaces.js';
 import { checkPosition } from '../core/recovery.js';
-import { DisconnectError, ReplyError } from '../errors.js';
 import type { NodeClient } from '../node.js';
 import { registryChannel } from '../presence-keeper.js';
-import { handleCommand } from './commands.js';
-import { joinServerSide } from './subscribe.js';
+import { CommandRunner } from './command-runner.js';
 import type { SessionContext } from './context.js';
+import { Heartbeat } from './heartbeat.js';
 import { type Outgoing, Outbound, type OutboundHost, type OutgoingItem } from './outbound.js';
+import { joinServerSide } from './subscribe.js';
 import type { Transport } from './transport.js';
 
 export type SessionState = 'connecting' | 'connected' | 'closed';
@@ -32,9 +19,6 @@ const transitions: Readonly<Record<SessionState, readonly SessionState[]>> = {
   connected: ['closed'],
   closed: [],
 };
-
-/** Publishes of one connection waiting for the broker at once; the next waits for a slot. */
-const maxPublishesInFlight = 64;
 
 export interface ChannelState {
   /** Publications that arrived before the subscribe reply was written; they follow it. */
@@ -78,22 +62,19 @@ export class Session implements NodeClient, OutboundHost {
   connectFailed = false;
   readonly channels = new Map<string, ChannelState>();
 
+  readonly heartbeat: Heartbeat;
+  private readonly commands: CommandRunner;
   private readonly outbound: Outbound;
   private pausedChannels = 0;
-  private backlog: string[] = [];
-  private readonly publishing = new Set<Promise<void>>();
-  private backlogBytes = 0;
-  private running = false;
-  private heartbeat: NodeJS.Timeout | undefined;
   private expiry: NodeJS.Timeout | undefined;
-  private pingSentAt: number | undefined;
 
   constructor(
     readonly ctx: SessionContext,
     readonly transport: Transport,
   ) {
     this.spreadSlot = ctx.random();
-    this.heartbeat = setTimeout(() => this.close(DisconnectCode.Stale), ctx.client.staleCloseDelay);
+    this.heartbeat = new Heartbeat(this);
+    this.commands = new CommandRunner(this);
     this.outbound = new Outbound(transport, ctx.scheduler, ctx.traffic, { maxBytes: ctx.client.queueMaxBytes, slowTimeoutMs: ctx.client.slowTimeout }, this);
   }
 
@@ -101,78 +82,9 @@ export class Session implements NodeClient, OutboundHost {
     return this.connInfo === undefined ? { user: this.user, client: this.id } : { user: this.user, client: this.id, conn_info: this.connInfo };
   }
 
-  // ---- input ----
-
+  /** Frames from the transport. */
   receive(frame: string): void {
-    if (this.state === 'closed') return;
-    this.ctx.traffic.framesIn += 1;
-    this.ctx.traffic.bytesIn += frame.length;
-    if (this.running) {
-      // Frames read in the same socket read arrive before the pause takes hold: bounded in bytes.
-      this.backlogBytes += frame.length;
-      if (this.backlogBytes > this.ctx.client.maxPendingBytes) return this.close(DisconnectCode.TooManyRequests, 'too many pending frames');
-      this.backlog.push(frame);
-      this.transport.pause();
-      return;
-    }
-    this.run(frame).catch((err: unknown) => {
-      this.ctx.logger.error({ err, client: this.id }, 'session failed');
-      this.close(DisconnectCode.Internal);
-    });
-  }
-
-  private async run(first: string): Promise<void> {
-    this.running = true;
-    let frame: string | undefined = first;
-    while (frame !== undefined && this.state !== 'closed') {
-      await this.runFrame(frame);
-      frame = this.backlog.shift();
-      if (frame !== undefined) this.backlogBytes -= frame.length;
-    }
-    this.running = false;
-    // Also after a close: the socket must read the client's close reply to finish.
-    this.transport.resume();
-  }
-
-  private async runFrame(frame: string): Promise<void> {
-    if (this.connectFailed) return this.close(DisconnectCode.BadRequest, 'command after a failed connect');
-    let commands: Command[];
-    try {
-      commands = decodeCommands(frame);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.ctx.logger.info({ client: this.id, user: this.user, reason: err.message }, 'bad frame');
-      return this.close(DisconnectCode.BadRequest, err.message);
-    }
-    for (const command of commands) {
-      if (this.state === 'closed' || this.connectFailed) return;
-      const running = this.runCommand(command);
-      if (command.method !== 'publish') {
-        await running;
-        continue;
-      }
-      // Publishes reach the broker in command order (their synchronous part runs now) but do
-      // not wait for each other's answer: a client's publish rate is not one broker round trip.
-      this.publishing.add(running);
-      void running.finally(() => this.publishing.delete(running));
-      if (this.publishing.size >= maxPublishesInFlight) await Promise.race(this.publishing);
-    }
-  }
-
-  private async runCommand(command: Command): Promise<void> {
-    const id = command.id;
-    try {
-      if (command.method === 'pong') return this.onPong();
-      this.ctx.metrics.commands.inc({ method: command.method });
-      await handleCommand(this, command);
-    } catch (err) {
-      if (err instanceof DisconnectError) return this.close(err.code, err.message);
-      const replyError = err instanceof ReplyError ? err : new ReplyError(ErrorCode.Internal, undefined, { cause: err });
-      if (replyError.code === ErrorCode.Internal) this.ctx.logger.error({ err, client: this.id, method: command.method }, 'command failed');
-      this.ctx.metrics.commandErrors.inc({ method: command.method, code: replyError.code });
-      if (command.method === 'connect') this.connectFailed = true;
-      if (this.state !== 'closed') this.reply(encodeError(id, replyError.toBody()));
-    }
+    this.commands.receive(frame);
   }
 
   // ---- state ----
@@ -186,48 +98,17 @@ export class Session implements NodeClient, OutboundHost {
     this.state = to;
   }
 
-  /** Called by connect once the client is registered. */
-  startHeartbeat(): void {
-    clearTimeout(this.heartbeat);
-    const interval = this.ctx.client.pingInterval;
-    if (interval === 0) return;
-    // The first ping comes at a random point of the second half of the period, so that
-    // clients connected together do not all get pinged (and answer) together.
-    this.heartbeat = setTimeout(() => this.ping(), interval / 2 + this.ctx.random() * (interval / 2));
-  }
-
-  private ping(): void {
-    this.ctx.traffic.messagesOut.ping += 1;
-    this.enqueue(PING);
-    if (!this.transport.bidirectional) {
-      // Unidirectional clients cannot answer; the ping only keeps their stream alive.
-      this.heartbeat = setTimeout(() => this.ping(), this.ctx.client.pingInterval);
-      return;
-    }
-    this.pingSentAt = this.ctx.clock();
-    this.heartbeat = setTimeout(() => this.afterPongDeadline(), this.ctx.client.pongTimeout);
-  }
-
-  private afterPongDeadline(): void {
-    if (this.pingSentAt !== undefined) return this.close(DisconnectCode.NoPong);
-    const { pingInterval, pongTimeout } = this.ctx.client;
-    this.heartbeat = setTimeout(() => this.ping(), Math.max(0, pingInterval - pongTimeout));
-  }
-
-  private onPong(): void {
-    if (this.pingSentAt === undefined) throw new DisconnectError(DisconnectCode.BadRequest, 'pong without ping');
-    this.ctx.metrics.pingRtt.observe((this.ctx.clock() - this.pingSentAt) / 1000);
-    this.pingSentAt = undefined;
-  }
-
   /** (Re)arms the expiry timer for `expireAt`; the client gets a grace period to refresh. */
   setExpiry(expireAt: number | undefined): void {
     this.expireAt = expireAt;
     clearTimeout(this.expiry);
-    this.expiry = undefined;
-    if (expireAt === undefined) return;
-    const delay = expireAt * 1000 - this.ctx.clock() + this.ctx.client.expiredCloseDelay;
-    this.expiry = setTimeout(() => this.close(DisconnectCode.Expired), Math.max(0, delay));
+    this.expiry = this.afterExpiry(expireAt, () => this.close(DisconnectCode.Expired));
+  }
+
+  /** A timer for `expireAt` (Unix seconds) plus the refresh grace, or none. */
+  private afterExpiry(expireAt: number | undefined, action: () => void): NodeJS.Timeout | undefined {
+    if (expireAt === undefined) return undefined;
+    return setTimeout(action, Math.max(0, expireAt * 1000 - this.ctx.clock() + this.ctx.client.expiredCloseDelay));
   }
 
   /** Arms a subscription's token expiry: unrefreshed, it ends with unsubscribe 2501 (the SDK resubscribes with a new token). */
@@ -235,10 +116,7 @@ export class Session implements NodeClient, OutboundHost {
     const state = this.channels.get(channel);
     if (state === undefined) return;
     clearTimeout(state.expiry);
-    state.expiry = undefined;
-    if (expireAt === undefined) return;
-    const delay = expireAt * 1000 - this.ctx.clock() + this.ctx.client.expiredCloseDelay;
-    state.expiry = setTimeout(() => this.unsubscribePush(channel, UnsubscribeCode.Expired), Math.max(0, delay));
+    state.expiry = this.afterExpiry(expireAt, () => this.unsubscribePush(channel, UnsubscribeCode.Expired));
   }
 
   // ---- output ----
@@ -370,7 +248,7 @@ export class Session implements NodeClient, OutboundHost {
     this.enqueue(message);
   }
 
-  private enqueue(message: string): void {
+  enqueue(message: string): void {
     if (this.state !== 'closed') this.outbound.push({ message, size: message.length, lane: 'control' });
   }
 
@@ -467,11 +345,10 @@ export class Session implements NodeClient, OutboundHost {
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.ctx.metrics.disconnects.inc({ code });
-    clearTimeout(this.heartbeat);
+    this.heartbeat.stop();
     clearTimeout(this.expiry);
     this.outbound.clear();
-    this.backlog = [];
-    this.backlogBytes = 0;
+    this.commands.clear();
     for (const channel of [...this.channels.keys()]) this.leave(channel);
     if (wasConnected) {
       this.ctx.node.unregister(this);
