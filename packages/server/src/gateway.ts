@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events';
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { readFile } from 'node:fs/promises';
 import { DisconnectCode, ErrorCode } from '@fleetgate/protocol';
 import { ReplyError } from './errors.js';
 import type { WebSocket, WebSocketServer } from 'ws';
@@ -17,7 +16,7 @@ import type { Config, ConfigInput } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { historyLimits, Namespaces } from './config/namespaces.js';
 import { TrafficStats } from './core/traffic.js';
-import { demoPage, sdkBundlePath } from './demo/page.js';
+import { serveDemo } from './demo/page.js';
 import { Fleet } from './fleet.js';
 import { PresenceKeeper } from './presence-keeper.js';
 import { type DisconnectFilter, Node } from './node.js';
@@ -263,24 +262,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       case '/demo':
       case '/demo/centrifuge.js':
         if (!this.config.demo) return false;
-        this.serveDemo(path, res);
+        serveDemo(path, res);
         return true;
       default:
         return false;
     }
-  }
-
-  private serveDemo(path: string, res: ServerResponse): void {
-    if (path === '/demo') return sendText(res, 200, demoPage, { 'content-type': 'text/html; charset=utf-8' });
-    const bundle = sdkBundlePath();
-    if (bundle === undefined) return sendText(res, 404, 'install the centrifuge package to serve the demo SDK');
-    readFile(bundle).then(
-      (js) => {
-        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'content-length': js.length });
-        res.end(js);
-      },
-      () => sendText(res, 404, 'centrifuge browser bundle not found'),
-    );
   }
 
   /** Publishes `data` (any JSON value) into `channel` from the backend. */

@@ -1,8 +1,25 @@
+import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { sendText } from '../api/http.js';
+
+/** Serves `/demo` (the page) and `/demo/centrifuge.js` (the SDK's browser build). */
+export function serveDemo(path: string, res: ServerResponse): void {
+  if (path === '/demo') return sendText(res, 200, demoPage, { 'content-type': 'text/html; charset=utf-8' });
+  const bundle = sdkBundlePath();
+  if (bundle === undefined) return sendText(res, 404, 'install the centrifuge package to serve the demo SDK');
+  readFile(bundle).then(
+    (js) => {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'content-length': js.length });
+      res.end(js);
+    },
+    () => sendText(res, 404, 'centrifuge browser bundle not found'),
+  );
+}
 
 /** The browser build of the `centrifuge` SDK, if the package is installed (it is an optional peer). */
-export function sdkBundlePath(): string | undefined {
+function sdkBundlePath(): string | undefined {
   try {
     return join(dirname(createRequire(import.meta.url).resolve('centrifuge')), '..', 'dist', 'centrifuge.js');
   } catch {
@@ -14,7 +31,7 @@ export function sdkBundlePath(): string | undefined {
  * A one-file demo: connects with the token from the URL fragment (`/demo#token=…`),
  * subscribes to a channel and shows what arrives; can publish where the channel allows.
  */
-export const demoPage = `<!doctype html>
+const demoPage = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
