@@ -5,6 +5,15 @@ import type { Broker, HistoryLimits, HistoryQuery, HistoryResult, JoinLeave, Pre
 import type { Clock } from './core/clock.js';
 import { MultiMap } from './core/multimap.js';
 import { encodePublicationPush } from './core/encode.js';
+import type { Outgoing, QueueItem } from './core/outbound-queue.js';
+
+/** A publication on its way to this node's subscribers: encoded once, and queued as one item shared by all of them. */
+export interface Delivery {
+  readonly frame: Buffer;
+  readonly pub: Publication;
+  /** Built by the first subscriber that queues it (a channel's lane and policy are the same for every subscriber). */
+  item: QueueItem<Outgoing> | undefined;
+}
 
 /** A spread fan-out goes out in this many slices over its window. */
 const spreadSlices = 10;
@@ -15,8 +24,8 @@ export interface NodeClient {
   readonly user: string;
   /** Uniform in [0, 1), fixed for the client: its slice when a fan-out is spread over time. */
   readonly spreadSlot: number;
-  /** Receives a publication and its encoded push; false when the client does not take it. */
-  deliver(channel: string, frame: Buffer, pub: Publication): boolean;
+  /** Receives a publication on its way to subscribers; false when the client does not take it. */
+  deliver(channel: string, delivery: Delivery): boolean;
   /** The stream is at `top`: a positioned subscription that is behind must recover. */
   checkPosition(channel: string, top: StreamPosition): void;
   /** A join or leave push (encoded once) for a channel the client is in. */
@@ -241,16 +250,16 @@ export class Node {
     const subscribers = this.hub.get(channel);
     if (subscribers === undefined) return;
     // Encoded once, as bytes, for every subscriber: no per-socket JSON or UTF-8 work.
-    const frame = Buffer.from(encodePublicationPush(channel, pub));
+    const delivery: Delivery = { frame: Buffer.from(encodePublicationPush(channel, pub)), pub, item: undefined };
     const spreadMs = subscribers.size > 1 ? this.hooks.spreadOf(channel) : 0;
-    if (spreadMs > 0) return this.deliverSpread(channel, frame, pub, subscribers, spreadMs);
-    this.deliverTo(subscribers, channel, frame, pub);
+    if (spreadMs > 0) return this.deliverSpread(channel, delivery, subscribers, spreadMs);
+    this.deliverTo(subscribers, channel, delivery);
   }
 
-  private deliverTo(clients: Iterable<NodeClient>, channel: string, frame: Buffer, pub: Publication): void {
+  private deliverTo(clients: Iterable<NodeClient>, channel: string, delivery: Delivery): void {
     let count = 0;
-    for (const client of clients) if (client.deliver(channel, frame, pub)) count++;
-    this.hooks.delivered(count, pub.publishedAt);
+    for (const client of clients) if (client.deliver(channel, delivery)) count++;
+    this.hooks.delivered(count, delivery.pub.publishedAt);
   }
 
   /**
@@ -258,14 +267,14 @@ export class Node {
    * `spreadSlot`, so each client's publications keep their order (later publication,
    * same delay, later timer).
    */
-  private deliverSpread(channel: string, frame: Buffer, pub: Publication, subscribers: ReadonlySet<NodeClient>, spreadMs: number): void {
+  private deliverSpread(channel: string, delivery: Delivery, subscribers: ReadonlySet<NodeClient>, spreadMs: number): void {
     const slices = spreadSlices;
     const buckets: NodeClient[][] = Array.from({ length: slices }, () => []);
     for (const client of subscribers) buckets[Math.min(slices - 1, Math.floor(client.spreadSlot * slices))]?.push(client);
     buckets.forEach((bucket, k) => {
       if (bucket.length === 0) return;
-      if (k === 0) this.deliverTo(bucket, channel, frame, pub);
-      else setTimeout(() => this.deliverTo(bucket, channel, frame, pub), Math.round((k * spreadMs) / slices));
+      if (k === 0) this.deliverTo(bucket, channel, delivery);
+      else setTimeout(() => this.deliverTo(bucket, channel, delivery), Math.round((k * spreadMs) / slices));
     });
   }
 }

@@ -1,6 +1,10 @@
 /** Delivery lanes, drained in this order. Control is replies, pings, unsubscribe and disconnect pushes. */
 export const lanes = ['control', 'high', 'normal', 'bulk'] as const;
 export type Lane = (typeof lanes)[number];
+const laneIndex: Readonly<Record<Lane, number>> = { control: 0, high: 1, normal: 2, bulk: 3 };
+
+/** An encoded message: text, or UTF-8 bytes shared by every subscriber of a publication. */
+export type Outgoing = string | Buffer;
 
 /** What happens to a channel's publications when a subscriber's queue is full. */
 export type OverflowPolicy = 'disconnect' | 'coalesce' | 'drop-oldest' | 'pause';
@@ -156,7 +160,7 @@ export class OutboundQueue<M> {
 
   private append(item: QueueItem<M>): void {
     const slot: Slot<M> = { item };
-    (this.lanes[lanes.indexOf(item.lane)] as Slot<M>[]).push(slot);
+    (this.lanes[laneIndex[item.lane]] as Slot<M>[]).push(slot);
     this.account(item, 1);
     this.liveItems += 1;
     if (item.policy === 'coalesce' && item.key !== undefined) this.byKey.set(item.key, slot);
@@ -184,7 +188,7 @@ export class OutboundQueue<M> {
     const lane = this.lanes[l] as Slot<M>[];
     const head = this.heads[l] as number;
     if (head === lane.length) {
-      this.lanes[l] = [];
+      lane.length = 0;
       this.heads[l] = 0;
     } else if (head > 64 && head * 2 > lane.length) {
       this.lanes[l] = lane.slice(head);

@@ -1,10 +1,9 @@
-import { OutboundQueue, type QueueItem } from '../core/outbound-queue.js';
+import { type Outgoing, OutboundQueue, type QueueItem } from '../core/outbound-queue.js';
 import type { TrafficStats } from '../core/traffic.js';
 import type { Flushable, FlushScheduler } from './flush-scheduler.js';
 import type { Transport } from './transport.js';
 
-/** An encoded message: text, or UTF-8 bytes shared by every subscriber of a publication. */
-export type Outgoing = string | Buffer;
+export type { Outgoing };
 export type OutgoingItem = QueueItem<Outgoing>;
 
 /** A frame never grows past this when coalescing; more messages go into the next frame. */
@@ -62,7 +61,8 @@ export class Outbound implements Flushable {
   }
 
   push(item: OutgoingItem, batchMs = 0): void {
-    const outcome = this.queue.push(item, this.transport.bufferedBytes);
+    const socketBytes = this.transport.bufferedBytes;
+    const outcome = this.queue.push(item, socketBytes);
     switch (outcome.kind) {
       case 'overflow':
         return this.overflow();
@@ -77,7 +77,7 @@ export class Outbound implements Flushable {
         if (batchMs > 0) this.scheduler.markLater(this, batchMs);
         else this.scheduler.mark(this);
     }
-    this.watchLimit();
+    this.watchLimit(this.queue.bytes + socketBytes);
   }
 
   clear(): void {
@@ -98,8 +98,9 @@ export class Outbound implements Flushable {
       if (items.length === 0) break;
       this.write(joinFrame(items));
     }
-    this.watchLimit();
-    if (this.pendingBytes < this.limits.maxBytes / 4) this.host.relieved();
+    const pending = this.pendingBytes;
+    this.watchLimit(pending);
+    if (pending < this.limits.maxBytes / 4) this.host.relieved();
     // Paused channels resume once the socket, too, is under the low-water mark.
     else if (this.host.hasPaused) this.waitForDrain();
   }
@@ -119,9 +120,9 @@ export class Outbound implements Flushable {
   }
 
   /** Above the limit (socket buffer plus control messages) for `slowTimeout`: 3008 whatever the policy. */
-  private watchLimit(): void {
-    const over = this.pendingBytes > this.limits.maxBytes;
-    if (!over) {
+  private watchLimit(pending: number): void {
+    if (pending <= this.limits.maxBytes) {
+      if (this.slowTimer === undefined) return;
       clearTimeout(this.slowTimer);
       this.slowTimer = undefined;
     } else if (this.slowTimer === undefined) {

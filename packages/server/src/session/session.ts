@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientInfo, DisconnectCode, disconnectCodes, encodePush, UnsubscribeCode, unsubscribeCodes } from '@fleetgate/protocol';
-import type { Publication, StreamPosition } from '../broker/broker.js';
+import type { StreamPosition } from '../broker/broker.js';
 import type { ChannelDelivery } from '../config/namespaces.js';
 import { checkPosition } from '../core/recovery.js';
-import type { NodeClient } from '../node.js';
+import type { Delivery, NodeClient } from '../node.js';
 import { registryChannel } from '../presence-keeper.js';
 import { CommandRunner } from './command-runner.js';
 import type { SessionContext } from './context.js';
 import { Heartbeat } from './heartbeat.js';
-import { type Outgoing, Outbound, type OutboundHost, type OutgoingItem } from './outbound.js';
+import { Outbound, type OutboundHost, type OutgoingItem } from './outbound.js';
 import { joinServerSide } from './subscribe.js';
 import type { Transport } from './transport.js';
 
@@ -22,7 +22,7 @@ const transitions: Readonly<Record<SessionState, readonly SessionState[]>> = {
 
 export interface ChannelState {
   /** Publications that arrived before the subscribe reply was written; they follow it. */
-  early: { frame: Outgoing; pub: Publication }[] | undefined;
+  early: Delivery[] | undefined;
   /** Last stream position delivered, for positioned subscriptions. */
   position: StreamPosition | undefined;
   /** Subscribed by the server (token `channels`): a lost position ends the connection (3010). */
@@ -122,17 +122,18 @@ export class Session implements NodeClient, OutboundHost {
   // ---- output ----
 
   /** NodeClient: a publication push; false when this client does not take it. */
-  deliver(channel: string, frame: Outgoing, pub: Publication): boolean {
+  deliver(channel: string, delivery: Delivery): boolean {
     const state = this.channels.get(channel);
     if (state === undefined) return false;
-    if (state.early === undefined) return this.deliverInOrder(channel, state, frame, pub);
-    state.early.push({ frame, pub });
+    if (state.early === undefined) return this.deliverInOrder(channel, state, delivery);
+    state.early.push(delivery);
     return true;
   }
 
   /** A positioned subscription takes only the next offset: a gap means it must recover. */
-  private deliverInOrder(channel: string, state: ChannelState, frame: Outgoing, pub: Publication): boolean {
-    const { lane, policy } = state.delivery;
+  private deliverInOrder(channel: string, state: ChannelState, delivery: Delivery): boolean {
+    const { pub } = delivery;
+    const { lane } = state.delivery;
     let batchMs = state.delivery.batchMs;
     if (lane === 'bulk' && this.ctx.load.tier > 0) {
       // Degradation: tier 1 batches bulk feeds into longer windows, tier 2 stops them (positioned ones recover later).
@@ -157,8 +158,8 @@ export class Session implements NodeClient, OutboundHost {
       state.position = { offset: pub.offset, epoch: state.position.epoch };
     }
     if (this.state === 'closed') return false;
-    const key = policy === 'coalesce' ? coalesceKey(channel, pub) : undefined;
-    this.outbound.push({ message: frame, size: frame.length, lane, channel, policy, ...(key !== undefined && { key }) }, batchMs);
+    delivery.item ??= publicationItem(channel, state.delivery, delivery);
+    this.outbound.push(delivery.item, batchMs);
     return true;
   }
 
@@ -176,9 +177,9 @@ export class Session implements NodeClient, OutboundHost {
     if (state?.early === undefined) return;
     const early = state.early;
     state.early = undefined;
-    for (const { frame, pub } of early) {
+    for (const delivery of early) {
       if (this.channels.get(channel) !== state) return;
-      this.deliverInOrder(channel, state, frame, pub);
+      this.deliverInOrder(channel, state, delivery);
     }
   }
 
@@ -365,8 +366,11 @@ function closeReason(code: number, reason: string | undefined): string {
   return bytes.length <= 123 ? text : bytes.subarray(0, 123).toString('utf8').replace(/\uFFFD$/, '');
 }
 
-/** Coalescing keeps the newest pending publication per channel, or per `tags.key` within it. */
-function coalesceKey(channel: string, pub: Publication): string {
-  const key = pub.tags?.['key'];
-  return key === undefined ? channel : `${channel}\u0000${key}`;
+/** The queue item of a publication (one per publication, shared by every subscriber on this node). */
+function publicationItem(channel: string, where: ChannelDelivery, { frame, pub }: Delivery): OutgoingItem {
+  const { lane, policy } = where;
+  if (policy !== 'coalesce') return { message: frame, size: frame.length, lane, channel, policy };
+  // Coalescing keeps the newest pending publication per channel, or per `tags.key` within it.
+  const tag = pub.tags?.['key'];
+  return { message: frame, size: frame.length, lane, channel, policy, key: tag === undefined ? channel : `${channel}\u0000${tag}` };
 }
