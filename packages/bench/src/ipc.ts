@@ -8,6 +8,17 @@ export interface SubscriberSpec {
   readonly node: number;
   /** Pauses its socket when told to (the slow scenario). */
   readonly slow: boolean;
+  /** Storm (--storm-keep): never dropped; connects from the kept source address (keptAddress). */
+  readonly keep?: boolean;
+}
+
+/** Source-address prefix of the storm's kept clients and publisher: the server's drop spares it. */
+export const KEPT_PREFIX = '127.1.';
+
+/** 127.0.0.X → 127.1.0.X: the kept clients' source address next to a generator's own. */
+export function keptAddress(localAddress: string | undefined): string {
+  const last = localAddress?.split('.')[3] ?? '1';
+  return `${KEPT_PREFIX}0.${last}`;
 }
 
 export interface CategoryTotals {
@@ -37,6 +48,8 @@ export interface WorkerStatus {
 export interface WorkerReport {
   readonly fast: CategoryTotals;
   readonly slow: CategoryTotals;
+  /** Storm: the kept (never dropped) clients. */
+  readonly kept: CategoryTotals;
   readonly slowClients: number;
   readonly slowDisconnected: number;
   readonly unexpectedCloses: number;
@@ -84,9 +97,11 @@ export interface WorkerCalls {
   report: { req: { expected: Owed }; res: WorkerReport };
   publish: {
     /** Publisher ids are publisherId + i for the connection to urls[i]. */
-    req: { channels: string[]; rate: number; durationMs: number; size: number; publisherId: number };
+    req: { channels: string[]; rate: number; durationMs: number; size: number; publisherId: number; localAddress?: string; untilStopped?: boolean };
     res: PublishReport;
   };
+  /** Ends a publish started with untilStopped (its call then answers). */
+  stopPublish: { req: Record<string, never>; res: null };
   shutdown: { req: Record<string, never>; res: null };
 }
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type FleetPlan, memoryBroker, parseBroker } from './fleet-plan.js';
+import { type JsonObject, parseConfigJson } from './targets/merge.js';
 import { type ScenarioName, scenarioNames, type TargetName, targetNames } from './types.js';
 
 export interface BenchOptions {
@@ -42,6 +43,14 @@ export interface BenchOptions {
    * is bounded by the broker round trip; more connections show what a node can take.
    */
   readonly publishConns: number;
+  /** Merged over the fleetgate target's gateway config (--fleetgate-config JSON); undefined: none. */
+  readonly fleetgateConfig: JsonObject | undefined;
+  /** Appended to the fleetgate rows' labels (--label), to tell variants apart across runs. */
+  readonly label: string | undefined;
+  /** Storm: share of the clients not dropped, fed a steady stream during the storm (0: none). */
+  readonly stormKeep: number;
+  /** Presence: presence_stats calls timed after the joins. */
+  readonly presenceCalls: number;
 }
 
 export class UsageError extends Error {
@@ -80,6 +89,14 @@ Multi-node (fleetgate target only; the others run as usual, with a note):
   --history-size N    fleetgate channels keep N publications of history (default 0: none)
   --publish-conns N   publisher connections per node published through (default 1; every target)
   --quiet             no progress lines
+
+Fleetgate variants and the newer scenarios:
+  --fleetgate-config JSON  merged into the fleetgate target's gateway config, e.g.
+                      '{"admission":{"acceptRate":2000}}' (fleetgate rows only)
+  --label TEXT        appended to the fleetgate rows' labels ("fleetgate TEXT")
+  --storm-keep F      storm: share of clients not dropped, receiving --rate msg/s during the
+                      storm; their latency is reported apart (default 0)
+  --presence-calls N  presence: presence_stats calls timed after the joins (default 200)
 `;
 
 function positive(name: string, text: string | undefined, fallback: number, { integer = false, allowZero = false } = {}): number {
@@ -130,6 +147,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'compare-memory': { type: 'boolean' },
       'history-size': { type: 'string' },
       'publish-conns': { type: 'string' },
+      'fleetgate-config': { type: 'string' },
+      label: { type: 'string' },
+      'storm-keep': { type: 'string' },
+      'presence-calls': { type: 'string' },
     },
   });
   const scenario = positionals[0];
@@ -146,6 +167,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const outDir = values.out ?? `bench-results/${timestamp()}`;
   const slowShare = positive('slow-share', values['slow-share'], 0.1);
   if (slowShare >= 1) throw new UsageError('--slow-share must be below 1');
+  const stormKeep = positive('storm-keep', values['storm-keep'], 0, { allowZero: true });
+  if (stormKeep >= 1) throw new UsageError('--storm-keep must be below 1');
+  const configText = values['fleetgate-config'];
+  const fleetgateConfig = configText === undefined ? undefined : parseConfigJson(configText);
+  if (fleetgateConfig instanceof Error) throw new UsageError(`--fleetgate-config ${fleetgateConfig.message}`);
+  const label = values.label?.trim();
   const fleet = parseFleet(values.nodes, values.broker, values['publish-via']);
   const compareMemory = values['compare-memory'] === true;
   if (compareMemory && fleet === undefined) throw new UsageError('--compare-memory needs --nodes or --broker (it compares a fleet with one memory-broker node)');
@@ -172,6 +199,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     compareMemory,
     historySize: positive('history-size', values['history-size'], 0, { integer: true, allowZero: true }),
     publishConns: positive('publish-conns', values['publish-conns'], 1, { integer: true }),
+    fleetgateConfig,
+    label: label === undefined || label === '' ? undefined : label,
+    stormKeep,
+    presenceCalls: positive('presence-calls', values['presence-calls'], 200, { integer: true }),
   };
 }
 

@@ -14,6 +14,8 @@ function scenarioParams(o: BenchOptions): ScenarioParams {
     size: o.size,
     duration_s: o.durationMs / 1000,
     ...(o.publishConns === 1 ? {} : { publish_conns: o.publishConns }),
+    ...(o.fleetgateConfig === undefined ? {} : { fleetgate_config: o.fleetgateConfig }),
+    ...(o.label === undefined ? {} : { label: o.label }),
   };
   const fleet =
     o.fleet === undefined
@@ -36,7 +38,7 @@ function scenarioParams(o: BenchOptions): ScenarioParams {
     case 'slow':
       return { ...base, ...fleet, slow_share: o.slowShare };
     case 'storm':
-      return { ...base, ...fleet, drop: o.drop };
+      return { ...base, ...fleet, drop: o.drop, ...(o.stormKeep > 0 ? { storm_keep: o.stormKeep } : {}) };
     default:
       return { ...base, ...fleet };
   }
@@ -51,17 +53,19 @@ export function runSpecs(options: BenchOptions): { specs: RunSpec[]; notes: stri
   const specs: RunSpec[] = [];
   const notes: string[] = [];
   const plan = options.fleet;
+  // --label tells fleetgate variants (--fleetgate-config) apart; the other targets do not change.
+  const suffix = (label: string) => (options.label === undefined ? label : `${label} ${options.label}`);
   for (const target of options.targets) {
     if (plan === undefined || target !== 'fleetgate') {
-      specs.push({ target, label: target, fleet: undefined });
+      specs.push({ target, label: target === 'fleetgate' ? suffix(target) : target, fleet: undefined });
       if (plan !== undefined) notes.push(`${target}: --nodes/--broker apply to fleetgate only; ${target} ran as one server.`);
       continue;
     }
     if (options.compareMemory) {
       const baseline = memoryBaseline(plan);
-      specs.push({ target, label: rowLabel(target, baseline), fleet: baseline });
+      specs.push({ target, label: suffix(rowLabel(target, baseline)), fleet: baseline });
     }
-    specs.push({ target, label: rowLabel(target, plan), fleet: plan });
+    specs.push({ target, label: suffix(rowLabel(target, plan)), fleet: plan });
   }
   return { specs, notes };
 }
@@ -100,10 +104,12 @@ export async function runBench(argv: readonly string[]): Promise<number> {
   const { specs, notes } = runSpecs(options);
   const pinned = pinningNote(options, pinning);
   if (pinned !== undefined) notes.push(pinned);
+  if (options.scenario === 'presence' && options.targets.some((t) => t !== 'fleetgate')) notes.push('presence: fleetgate only; other targets were skipped.');
   for (const note of notes) log(`note: ${note}`);
   const results: TargetResult[] = [];
   const failures: { target: TargetName; label: string; error: string }[] = [];
   for (const spec of specs) {
+    if (options.scenario === 'presence' && spec.target !== 'fleetgate') continue;
     log(`${options.scenario} × ${spec.label}: starting`);
     try {
       const result = await scenarios[options.scenario]({ spec, options, pinning, log });

@@ -3,7 +3,7 @@
 export const targetNames = ['fleetgate', 'ws', 'socketio'] as const;
 export type TargetName = (typeof targetNames)[number];
 
-export const scenarioNames = ['idle', 'broadcast', 'rooms', 'churn', 'storm', 'slow'] as const;
+export const scenarioNames = ['idle', 'broadcast', 'rooms', 'churn', 'storm', 'slow', 'presence'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export const brokerKinds = ['memory', 'redis', 'nats'] as const;
@@ -66,6 +66,41 @@ export interface StormResult {
   readonly peak_rss_bytes: number;
   readonly peak_over_steady: number;
   readonly reconnect_attempts: number;
+  /** Server event-loop delay from the drop until all were back (or the timeout), ms beyond the 10 ms timer; a fleet: the worst node. */
+  readonly loop_lag_max_ms: number;
+  readonly loop_lag_p99_ms: number;
+  /** Busy % of the server's and the generators' cores from the drop until all were back (null: not pinned). */
+  readonly server_core_busy_pct: number | null;
+  readonly generator_core_busy_pct: number | null;
+  /** --storm-keep: clients not dropped, and what they received during the storm. */
+  readonly kept_clients: number;
+  readonly kept_published: number;
+  readonly kept_deliveries: number;
+  readonly kept_loss: number;
+  readonly kept_latency_ms: LatencyMs | null;
+}
+
+export interface PresenceResult {
+  readonly members: number;
+  /** Seconds from the first connect until every member was subscribed (the join window). */
+  readonly join_s: number;
+  /** Server (all nodes) CPU over the join window ÷ members: connect + subscribe + presence entry. */
+  readonly join_server_cpu_us_per_conn: number;
+  readonly join_server_cpu_pct: number;
+  /** Broker process CPU over the join window; null for the memory broker or when its pid was not found. */
+  readonly join_broker_cpu_pct: number | null;
+  readonly join_broker_cpu_us_per_conn: number | null;
+  /** What presence_stats answered after the joins. */
+  readonly num_clients: number;
+  readonly num_users: number;
+  /** presence_stats over the server API (HTTP, one call at a time, from the orchestrator). */
+  readonly stats_calls: number;
+  readonly stats_errors: number;
+  readonly stats_latency_ms: LatencyMs | null;
+  /** Every member's socket terminated at once: until presence_stats says 0 (null: not within 30 s). */
+  readonly leave_s: number | null;
+  readonly leave_server_cpu_us_per_conn: number;
+  readonly leave_broker_cpu_us_per_conn: number | null;
 }
 
 export interface SlowResult {
@@ -126,6 +161,7 @@ export interface TargetResult {
   readonly slow?: SlowResult;
   readonly churn?: ChurnResult;
   readonly fleet?: FleetResult;
+  readonly presence?: PresenceResult;
 }
 
 export interface ScenarioParams {
@@ -137,6 +173,10 @@ export interface ScenarioParams {
   readonly churn_rate?: number;
   readonly slow_share?: number;
   readonly drop?: 'server' | 'client';
+  readonly storm_keep?: number;
+  /** --fleetgate-config and --label, when given. */
+  readonly fleetgate_config?: Record<string, unknown>;
+  readonly label?: string;
   /** Publisher connections per node published through (absent: 1). */
   readonly publish_conns?: number;
   readonly fleet?: {

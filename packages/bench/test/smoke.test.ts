@@ -36,18 +36,18 @@ function expectFiniteNumbers(value: unknown, path: string): void {
   else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) expectFiniteNumbers(v, `${path}.${k}`);
 }
 
-async function runScenario(scenario: ScenarioName, extra: readonly string[] = []): Promise<BenchReport> {
-  const dir = join(out, scenario);
+async function runScenario(scenario: ScenarioName, extra: readonly string[] = [], folder: string = scenario, fleetgateLabel = 'fleetgate'): Promise<BenchReport> {
+  const dir = join(out, folder);
   const { code, stdout, stderr } = await runCli([scenario, ...small, ...extra, '--out', dir]);
   expect(code, stderr).toBe(0);
-  expect(stdout).toContain('| fleetgate |');
+  expect(stdout).toContain(`| ${fleetgateLabel} |`);
   const report = JSON.parse(await readFile(join(dir, `${scenario}.json`), 'utf8')) as BenchReport;
   expect(await readFile(join(dir, `${scenario}.md`), 'utf8')).toContain('| target |');
   const svg = await readFile(join(dir, `${scenario}.svg`), 'utf8');
   expect(svg.startsWith('<svg')).toBe(true);
   expect(svg).toContain('</svg>');
   expect(report.failures).toEqual([]);
-  expect(report.results.map((r) => r.target)).toEqual(['fleetgate', 'ws', 'socketio']);
+  expect(report.results.map((r) => r.label)).toEqual([fleetgateLabel, 'ws', 'socketio']);
   for (const r of report.results) {
     expectFiniteNumbers(r, r.target);
     expect(r.subscribed, r.target).toBe(r.connections);
@@ -113,6 +113,24 @@ describe('bench smoke', { timeout: 60_000 }, () => {
     }
   });
 
+  it('storm with --storm-keep and fleetgate admission: kept clients get everything, lag is reported', async () => {
+    const extra = ['--storm-keep', '0.25', '--fleetgate-config', '{"admission":{"acceptRate":5000}}', '--label', 'adm'];
+    const report = await runScenario('storm', extra, 'storm-keep', 'fleetgate adm');
+    expect(report.params.fleetgate_config).toEqual({ admission: { acceptRate: 5000 } });
+    for (const r of report.results) {
+      expectCleanDelivery(r);
+      const s = r.storm;
+      expect(s?.kept_clients, r.label).toBe(30);
+      expect(s?.clients, r.label).toBe(90);
+      expect(s?.back_count, r.label).toBe(90);
+      expect(s?.kept_published, r.label).toBeGreaterThan(0);
+      expect(s?.kept_loss, r.label).toBe(0);
+      expect(s?.kept_deliveries, r.label).toBe((s?.kept_published ?? 0) * 30);
+      expect(s?.kept_latency_ms, r.label).not.toBeNull();
+      expect(s?.loop_lag_max_ms, r.label).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('slow: fast subscribers are unaffected in delivery; slow ones are reported apart', async () => {
     const report = await runScenario('slow', ['--slow-share', '0.1']);
     for (const r of report.results) {
@@ -129,6 +147,26 @@ describe('bench smoke', { timeout: 60_000 }, () => {
  * only: every subscriber on either node gets both publishers' streams whole and in order.
  */
 describe('bench smoke, multi-node', { timeout: 30_000 }, () => {
+  it('presence: 100 members join one channel on Redis; presence_stats counts them, then 0 after the leave', async () => {
+    const dir = join(out, 'presence');
+    const args = ['presence', '--targets', 'fleetgate', '--broker', 'redis', '--connections', '100', '--presence-calls', '20'];
+    const { code, stderr } = await runCli([...args, '--settle', '0.2', '--quiet', '--out', dir]);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(await readFile(join(dir, 'presence.json'), 'utf8')) as BenchReport;
+    expect(report.failures).toEqual([]);
+    const [r] = report.results;
+    expect(report.results).toHaveLength(1);
+    if (r === undefined) return;
+    expectFiniteNumbers(r, r.label);
+    expect(r.subscribed).toBe(100);
+    expect(r.unexpected_closes).toBe(0);
+    expect(r.presence).toMatchObject({ members: 100, num_clients: 100, stats_calls: 20, stats_errors: 0 });
+    expect(r.presence?.stats_latency_ms).not.toBeNull();
+    expect(r.presence?.leave_s).not.toBeNull();
+    expect(r.presence?.join_broker_cpu_pct).not.toBeNull();
+    expect(await readFile(join(dir, 'presence.md'), 'utf8')).toContain('### Presence');
+  });
+
   it('broadcast over 2 nodes on a bench-started Redis: no loss, finite numbers, broker CPU found', async () => {
     const dir = join(out, 'multi-node');
     const args = ['broadcast', '--targets', 'fleetgate', '--nodes', '2', '--broker', 'redis', '--connections', '100', '--rate', '20', '--duration', '1'];

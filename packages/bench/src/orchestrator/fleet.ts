@@ -18,6 +18,8 @@ export interface FleetStartOptions {
   readonly plan: FleetPlan | undefined;
   readonly pinning: Pinning;
   readonly historySize: number;
+  /** Merged into every fleetgate node's gateway config (passed as --config-json); undefined: none. */
+  readonly config: Readonly<Record<string, unknown>> | undefined;
   /** V8 profiling flags for server i (empty when not profiling). */
   readonly nodeFlags: (index: number) => readonly string[];
 }
@@ -48,7 +50,9 @@ export class Fleet {
       } else if (plan !== undefined) broker = { plan, url: 'memory://', pids: [] };
       const count = plan?.nodes ?? 1;
       const history = o.target === 'fleetgate' && o.historySize > 0 ? ['--history-size', String(o.historySize)] : [];
-      const argsOf = (i: number) => (broker === undefined ? history : ['--broker', broker.url, '--name', `bench-node-${i}`, ...history]);
+      const config = o.target === 'fleetgate' && o.config !== undefined ? ['--config-json', JSON.stringify(o.config)] : [];
+      const targetArgs = [...history, ...config];
+      const argsOf = (i: number) => (broker === undefined ? targetArgs : ['--broker', broker.url, '--name', `bench-node-${i}`, ...targetArgs]);
       // One after another: K gateways starting at once on one core would only slow each other.
       for (let i = 0; i < count; i++) servers.push(await ServerProcess.start(o.target, o.pinning.serverCore, o.nodeFlags(i), argsOf(i)));
     } catch (err) {

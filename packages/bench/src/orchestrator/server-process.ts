@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { DROP_PATH, type ReadyLine, STATS_PATH } from '../targets/harness.js';
+import { DROP_PATH, LAG_PATH, type LoopLag, type ReadyLine, STATS_PATH } from '../targets/harness.js';
 import type { ServerStats, TargetName } from '../types.js';
 import { pinnedCommand } from './pinning.js';
 
@@ -40,7 +40,7 @@ export class ServerProcess {
     readonly pid: number,
   ) {}
 
-  /** `targetArgs` go to the target itself (fleetgate: --broker, --name, --history-size). */
+  /** `targetArgs` go to the target itself (fleetgate: --broker, --name, --history-size, --config-json). */
   static async start(target: TargetName, core: number | undefined, nodeFlags: readonly string[] = [], targetArgs: readonly string[] = []): Promise<ServerProcess> {
     const { command, args } = pinnedCommand(core, ['--expose-gc', ...nodeFlags, targetEntry(target), ...targetArgs]);
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -71,10 +71,21 @@ export class ServerProcess {
     return httpCall<ServerStats>(this.port, 'GET', `${STATS_PATH}${gc ? '?gc=1' : ''}`);
   }
 
-  /** Destroys every client TCP connection at once (the server side of the storm). */
-  async drop(): Promise<number> {
-    const reply = await httpCall<{ dropped: number }>(this.port, 'POST', DROP_PATH);
+  /** Destroys every client TCP connection at once (the server side of the storm), but those from `keepPrefix`. */
+  async drop(keepPrefix?: string): Promise<number> {
+    const query = keepPrefix === undefined ? '' : `?keep=${encodeURIComponent(keepPrefix)}`;
+    const reply = await httpCall<{ dropped: number }>(this.port, 'POST', `${DROP_PATH}${query}`);
     return reply.dropped;
+  }
+
+  /** Starts watching the server's event-loop delay (the wrapper's monitorEventLoopDelay). */
+  async lagStart(): Promise<void> {
+    await httpCall<unknown>(this.port, 'POST', LAG_PATH);
+  }
+
+  /** Event-loop delay since lagStart(), and stops watching. */
+  lagRead(): Promise<LoopLag> {
+    return httpCall<LoopLag>(this.port, 'GET', LAG_PATH);
   }
 
   async stop(): Promise<void> {

@@ -7,6 +7,15 @@ import type { Pinning } from './pinning.js';
 import { Sampler } from './sampler.js';
 import type { ServerProcess } from './server-process.js';
 import { WorkerHandle } from './workers.js';
+import { deepMerge, type JsonObject } from '../targets/merge.js';
+
+/** What the presence scenario needs on every channel; --fleetgate-config goes over it. */
+export const presenceConfig: JsonObject = { channel: { defaults: { presence: true, joinLeave: true, allowPresenceForClient: true } } };
+
+function fleetgateConfig(options: BenchOptions): JsonObject | undefined {
+  if (options.scenario !== 'presence') return options.fleetgateConfig;
+  return deepMerge(presenceConfig, options.fleetgateConfig ?? {});
+}
 
 export type Log = (message: string) => void;
 
@@ -54,7 +63,8 @@ export class TargetRun {
     const tag = spec.fleet === undefined ? target : spec.label.replace(/[^a-z0-9]+/gi, '-');
     const profile = (name: string) =>
       options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.scenario}-${tag}-${name}.cpuprofile`];
-    const fleet = await Fleet.start({ target, plan: spec.fleet, pinning, historySize: options.historySize, nodeFlags: (i) => profile(i === 0 ? 'server' : `server-${i}`) });
+    const config = fleetgateConfig(options);
+    const fleet = await Fleet.start({ target, plan: spec.fleet, pinning, historySize: options.historySize, config, nodeFlags: (i) => profile(i === 0 ? 'server' : `server-${i}`) });
     const count = Math.max(1, Math.ceil(options.connections / options.perWorker));
     const generators = Array.from({ length: count }, (_, i) => new WorkerHandle(`generator-${i}`, pinning.generatorCore, profile(`generator-${i}`)));
     const publisher = new WorkerHandle('publisher', pinning.generatorCore, profile('publisher'));

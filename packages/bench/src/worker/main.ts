@@ -1,6 +1,6 @@
 import type { LeanClient } from '../clients/index.js';
 import type { WorkerCalls, WorkerReply, WorkerRequest } from '../ipc.js';
-import { publish } from './publisher.js';
+import { publish, stopPublishing } from './publisher.js';
 import { SubscriberPool } from './subscribers.js';
 
 /**
@@ -54,9 +54,12 @@ async function handle(request: WorkerRequest): Promise<unknown> {
     case 'publish': {
       if (init === undefined) throw new Error('worker not initialised');
       const { clients, report } = await publish(init.target, init.urls, request.body);
-      publishers = clients;
+      publishers.push(...clients);
       return report;
     }
+    case 'stopPublish':
+      stopPublishing();
+      return null;
     case 'shutdown':
       clearInterval(churnTimer);
       pool?.closeAll();

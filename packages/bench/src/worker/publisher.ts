@@ -11,6 +11,17 @@ export interface PublishPlan {
   readonly size: number;
   /** Id of the first connection's stream; connection i publishes as publisherId + i. */
   readonly publisherId: number;
+  /** Source address of the publisher's connections (the storm's kept publisher). */
+  readonly localAddress?: string;
+  /** Publish at `rate` until stopPublishing() (durationMs is then only a cap). */
+  readonly untilStopped?: boolean;
+}
+
+let stopRequested = false;
+
+/** Ends the current untilStopped publish at its next tick. */
+export function stopPublishing(): void {
+  stopRequested = true;
 }
 
 /** Timer period of the send loop; messages due within one tick leave together. */
@@ -26,7 +37,8 @@ const tickMs = 1;
  * when it is actually sent; how late that was against the schedule is the publisher's lag.
  */
 export async function publish(target: TargetName, urls: readonly string[], plan: PublishPlan): Promise<{ clients: LeanClient[]; report: PublishReport }> {
-  const clients = urls.map((url) => createClient(target, url, undefined));
+  const clients = urls.map((url) => createClient(target, url, plan.localAddress));
+  stopRequested = false;
   await Promise.all(clients.map((c) => c.connect()));
   const total = Math.max(1, Math.round((plan.rate * plan.durationMs) / 1000));
   const pad = 'x'.repeat(padLength(plan.size));
@@ -59,7 +71,7 @@ export async function publish(target: TargetName, urls: readonly string[], plan:
       batches.forEach((byChannel, c) => {
         for (const [channel, payloads] of byChannel) clients[c]?.publish(channel, payloads);
       });
-      if (sent >= total) return resolve();
+      if (sent >= total || (plan.untilStopped === true && stopRequested)) return resolve();
       // Sleep until the next message is due (at least one timer tick).
       setTimeout(tick, Math.max(tickMs, startedAt + sent * intervalMs - nowMs()));
     };

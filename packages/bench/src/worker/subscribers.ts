@@ -2,7 +2,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import hdr from 'hdr-histogram-js';
 import { createClient, type LeanClient } from '../clients/index.js';
 import { reconnectDelay } from '../clients/backoff.js';
-import type { CategoryTotals, Owed, SubscriberSpec, WorkerReport, WorkerStatus } from '../ipc.js';
+import { type CategoryTotals, keptAddress, type Owed, type SubscriberSpec, type WorkerReport, type WorkerStatus } from '../ipc.js';
 import { nowMs } from '../payload.js';
 import type { TargetName } from '../types.js';
 import { createLatencyHistogram, recordLatency } from './latency.js';
@@ -59,6 +59,7 @@ export class SubscriberPool {
   private readonly slots: Subscriber[] = [];
   private readonly fast = new Totals();
   private readonly slow = new Totals();
+  private readonly kept = new Totals();
   private lastReceiveAt = 0;
   private unexpectedCloses = 0;
   private slowDisconnected = 0;
@@ -83,7 +84,13 @@ export class SubscriberPool {
         const spec = specs[next++] as SubscriberSpec;
         const slot: Subscriber = { spec, client: undefined, subscribed: false, full: true, attempts: 0, streams: new Map() };
         this.slots.push(slot);
-        if (await this.connect(slot)) opened++;
+        let ok = await this.connect(slot);
+        // Storm runs (reconnect on): a refused first connect (admission control) is retried with the SDK's backoff, as the SDK would.
+        for (let attempt = 0; !ok && this.reconnect && attempt < 6; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, reconnectDelay(attempt)));
+          ok = await this.connect(slot);
+        }
+        if (ok) opened++;
         else this.connectFailures++;
       }
     };
@@ -91,11 +98,16 @@ export class SubscriberPool {
     return { opened, failed: specs.length - opened };
   }
 
+  private totalsOf(spec: SubscriberSpec): Totals {
+    return spec.keep === true ? this.kept : spec.slow ? this.slow : this.fast;
+  }
+
   private async connect(slot: Subscriber): Promise<boolean> {
-    const totals = slot.spec.slow ? this.slow : this.fast;
+    const totals = this.totalsOf(slot.spec);
     const { urls } = this.options;
     const url = urls[slot.spec.node % urls.length] as string;
-    const client = createClient(this.options.target, url, this.options.localAddress, {
+    const from = slot.spec.keep === true ? keptAddress(this.options.localAddress) : this.options.localAddress;
+    const client = createClient(this.options.target, url, from, {
       onStamp: (t, s, p) => {
         // Stragglers to a connection we already closed belong to a life that was counted.
         if (slot.client !== client) return;
@@ -132,7 +144,7 @@ export class SubscriberPool {
   }
 
   private endLife(slot: Subscriber): void {
-    (slot.spec.slow ? this.slow : this.fast).add(slot.streams);
+    this.totalsOf(slot.spec).add(slot.streams);
     slot.streams = new Map();
     slot.subscribed = false;
     slot.full = false;
@@ -180,11 +192,11 @@ export class SubscriberPool {
     return count;
   }
 
-  /** Client-side storm: every socket dropped without a close handshake. */
+  /** Client-side storm: every socket dropped without a close handshake (but the kept ones). */
   dropAll(): number {
     let dropped = 0;
     for (const slot of this.slots) {
-      if (!slot.subscribed) continue;
+      if (!slot.subscribed || slot.spec.keep === true) continue;
       slot.client?.terminate();
       dropped++;
     }
@@ -207,7 +219,7 @@ export class SubscriberPool {
     const cpu = process.cpuUsage();
     return {
       subscribed: this.slots.reduce((n, slot) => n + (slot.subscribed ? 1 : 0), 0),
-      deliveries: this.fast.deliveries + this.slow.deliveries,
+      deliveries: this.fast.deliveries + this.slow.deliveries + this.kept.deliveries,
       lastReceiveAt: this.lastReceiveAt,
       missing: expected === undefined ? 0 : this.missing(expected, false),
       slowMissing: expected === undefined ? 0 : this.missing(expected, true),
@@ -221,7 +233,7 @@ export class SubscriberPool {
   report(expected: Owed): WorkerReport {
     for (const slot of this.slots) {
       if (!slot.subscribed) continue;
-      const totals = slot.spec.slow ? this.slow : this.fast;
+      const totals = this.totalsOf(slot.spec);
       const channel = slot.spec.channel;
       if (slot.full) {
         // A publisher whose messages never arrived has no stream yet: all of them are lost.
@@ -235,6 +247,7 @@ export class SubscriberPool {
     return {
       fast: this.fast.encode(),
       slow: this.slow.encode(),
+      kept: this.kept.encode(),
       slowClients: this.slots.filter((slot) => slot.spec.slow).length,
       slowDisconnected: this.slowDisconnected,
       unexpectedCloses: this.unexpectedCloses,
