@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker, BrokerHandler, HistoryLimits, Publication } from '../src/broker/broker.js';
+import type { ClientInfo } from '@fleetgate/protocol';
+import type { Broker, BrokerHandler, HistoryLimits, JoinLeave, Publication } from '../src/broker/broker.js';
 
 /** Records what a broker tells its node and lets a test wait for it. */
 export class Recorder implements BrokerHandler {
   readonly publications: { channel: string; pub: Publication }[] = [];
+  readonly joinLeaves: { channel: string; kind: JoinLeave; info: ClientInfo }[] = [];
   readonly controls: string[] = [];
   resyncs = 0;
   health: boolean[] = [];
@@ -11,6 +13,10 @@ export class Recorder implements BrokerHandler {
 
   onPublication(channel: string, pub: Publication): void {
     this.publications.push({ channel, pub });
+    this.wake();
+  }
+  onJoinLeave(channel: string, kind: JoinLeave, info: ClientInfo): void {
+    this.joinLeaves.push({ channel, kind, info });
     this.wake();
   }
   onControl(message: string): void {
@@ -216,7 +222,72 @@ export function brokerContract(name: string, target: BrokerUnderTest): void {
       await recB.until(() => recB.controls.includes('{"hello":1}'), 'control message on the other node');
     });
 
+    const member = (user: string, client: string, name?: string): ClientInfo => ({ user, client, ...(name !== undefined && { conn_info: { name } }) });
+
+    it('keeps presence: counts clients and distinct users without listing, lists up to a limit', async () => {
+      const [broker] = await started();
+      const ch = channelName('presence');
+      await broker.presence.add(ch, member('42', 'c1', 'Ann'), 60_000);
+      await broker.presence.add(ch, member('42', 'c2'), 60_000);
+      await broker.presence.add(ch, member('7', 'c3'), 60_000);
+      await broker.presence.add(ch, member('42', 'c1', 'Ann'), 60_000); // a refresh, not a new member
+      expect(await broker.presence.stats(ch)).toEqual({ numClients: 3, numUsers: 2 });
+      const all = await broker.presence.list(ch, 10);
+      expect(all.total).toBe(3);
+      expect(all.clients.map((c) => c.client).sort()).toEqual(['c1', 'c2', 'c3']);
+      expect(all.clients.find((c) => c.client === 'c1')).toEqual(member('42', 'c1', 'Ann'));
+      const some = await broker.presence.list(ch, 2);
+      expect(some.total).toBe(3);
+      expect(some.clients).toHaveLength(2);
+      await broker.presence.remove(ch, member('42', 'c1'));
+      await broker.presence.remove(ch, member('42', 'c1')); // twice is harmless
+      expect(await broker.presence.stats(ch)).toEqual({ numClients: 2, numUsers: 2 });
+      await broker.presence.remove(ch, member('42', 'c2'));
+      expect(await broker.presence.stats(ch)).toEqual({ numClients: 1, numUsers: 1 });
+      expect(await broker.presence.stats(channelName('nobody'))).toEqual({ numClients: 0, numUsers: 0 });
+    });
+
+    it('drops presence entries that are not refreshed within their TTL', async () => {
+      const [broker] = await started();
+      const ch = channelName('presence-ttl');
+      await broker.presence.add(ch, member('1', 'gone'), 300);
+      await broker.presence.add(ch, member('2', 'stays'), 60_000);
+      const deadline = Date.now() + 5_000;
+      let stats = await broker.presence.stats(ch);
+      while (stats.numClients !== 1 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        stats = await broker.presence.stats(ch);
+      }
+      expect(stats).toEqual({ numClients: 1, numUsers: 1 });
+      expect((await broker.presence.list(ch, 10)).clients.map((c) => c.client)).toEqual(['stays']);
+    });
+
+    it('delivers join and leave events to nodes subscribed to the channel', async () => {
+      const [a, recA] = await started();
+      const [b, recB] = target.shared ? await started() : [a, recA];
+      const ch = channelName('joinleave');
+      await b.subscribe([ch]);
+      await a.publishJoinLeave(ch, 'join', member('42', 'c1', 'Ann'));
+      await a.publishJoinLeave(ch, 'leave', member('42', 'c1', 'Ann'));
+      await a.publishJoinLeave(channelName('unwatched'), 'join', member('9', 'c9'));
+      await recB.until(() => recB.joinLeaves.length >= 2, 'join and leave');
+      expect(recB.joinLeaves).toEqual([
+        { channel: ch, kind: 'join', info: member('42', 'c1', 'Ann') },
+        { channel: ch, kind: 'leave', info: member('42', 'c1', 'Ann') },
+      ]);
+    });
+
     if (target.shared) {
+      it('shares presence between nodes', async () => {
+        const [a] = await started();
+        const [b] = await started();
+        const ch = channelName('presence-fleet');
+        await a.presence.add(ch, member('1', 'on-a'), 60_000);
+        await b.presence.add(ch, member('1', 'on-b'), 60_000);
+        expect(await a.presence.stats(ch)).toEqual({ numClients: 2, numUsers: 1 });
+        expect((await b.presence.list(ch, 10)).clients.map((c) => c.client).sort()).toEqual(['on-a', 'on-b']);
+      });
+
       it('connects nodes: what one publishes, the other receives, with the same offsets', async () => {
         const [a] = await started();
         const [b, recB] = await started();
