@@ -1,3 +1,5 @@
+import { Deque } from './deque.js';
+
 /** Delivery lanes, drained in this order. Control is replies, pings, unsubscribe and disconnect pushes. */
 export const lanes = ['control', 'high', 'normal', 'bulk'] as const;
 export type Lane = (typeof lanes)[number];
@@ -30,9 +32,8 @@ export type PushOutcome<M> =
   /** No room and the policy is disconnect: the connection must close (3008). */
   | { readonly kind: 'overflow' };
 
-interface Slot<M> {
-  item: QueueItem<M> | undefined;
-}
+/** The common outcome, shared so that a delivery allocates nothing for it. */
+const queuedNothingDropped = Object.freeze({ kind: 'queued', dropped: Object.freeze([]), coalesced: 0 } as const);
 
 const droppablePolicy = (policy: OverflowPolicy | undefined) => policy === 'drop-oldest' || policy === 'coalesce';
 /** What a policy may drop; nothing in the control lane is ever dropped. */
@@ -45,9 +46,9 @@ const droppable = (item: { readonly lane: Lane; readonly policy?: OverflowPolicy
  * buffered bytes and acts on the outcome.
  */
 export class OutboundQueue<M> {
-  private readonly lanes: Slot<M>[][] = lanes.map(() => []);
-  private readonly heads = lanes.map(() => 0);
-  private readonly byKey = new Map<string, Slot<M>>();
+  private readonly lanes: Deque<QueueItem<M>>[] = lanes.map(() => new Deque<QueueItem<M>>());
+  /** Coalesce key → where its pending value sits (lane, sequence). */
+  private readonly byKey = new Map<string, { lane: number; seq: number }>();
   private queuedBytes = 0;
   /** Bytes of queued publications that a policy allows to drop. */
   private droppableBytes = 0;
@@ -70,61 +71,64 @@ export class OutboundQueue<M> {
   push(item: QueueItem<M>, socketBytes: number): PushOutcome<M> {
     if (item.lane === 'control') {
       this.append(item);
-      return { kind: 'queued', dropped: [], coalesced: 0 };
+      return queuedNothingDropped;
     }
     if (item.policy === 'pause' && this.queuedBytes + socketBytes + item.size > this.limitBytes * this.highWater) return { kind: 'paused' };
-    const existing = item.policy === 'coalesce' && item.key !== undefined ? this.byKey.get(item.key) : undefined;
-    const older = existing?.item;
+    const at = item.policy === 'coalesce' && item.key !== undefined ? this.byKey.get(item.key) : undefined;
+    const older = at === undefined ? undefined : this.lanes[at.lane]?.at(at.seq);
     const fixed = this.queuedBytes - this.droppableBytes;
     if (fixed + socketBytes + item.size > this.limitBytes) {
       // No room even after dropping every droppable publication: nothing else is dropped for nothing.
       if (!droppable(item)) return { kind: 'overflow' };
       // A coalesced key loses its older value too: it is no longer the newest.
-      if (existing !== undefined && older !== undefined) this.discard(existing, older);
+      if (at !== undefined && older !== undefined) this.discard(at.lane, at.seq, older);
       return { kind: 'dropped', dropped: older === undefined ? [item] : [older, item] };
     }
-    if (existing !== undefined && older !== undefined) {
+    if (at !== undefined && older !== undefined) {
       this.account(older, -1);
-      existing.item = item;
+      this.lanes[at.lane]?.set(at.seq, item);
       this.account(item, 1);
     }
-    const incoming = older === undefined ? item.size : 0;
-    const dropped = this.makeRoom(socketBytes + incoming, existing);
-    if (older === undefined) this.append(item);
-    return { kind: 'queued', dropped, coalesced: older === undefined ? 0 : 1 };
+    const incoming = socketBytes + (older === undefined ? item.size : 0);
+    const dropped = this.queuedBytes + incoming > this.limitBytes ? this.makeRoom(incoming, older === undefined ? undefined : at) : [];
+    if (older !== undefined) return { kind: 'queued', dropped, coalesced: 1 };
+    this.append(item);
+    return dropped.length === 0 ? queuedNothingDropped : { kind: 'queued', dropped, coalesced: 0 };
+  }
+
+  /** Moves queued items into `out`, control lane first, FIFO within a lane, up to about `maxBytes` (at least one). */
+  drainInto(out: QueueItem<M>[], maxBytes: number): void {
+    let taken = 0;
+    for (let l = 0; l < this.lanes.length; l++) {
+      const lane = this.lanes[l] as Deque<QueueItem<M>>;
+      while (lane.size > 0 && (taken < maxBytes || out.length === 0)) {
+        const seq = lane.head;
+        const item = lane.shift();
+        if (item === undefined) continue;
+        this.forget(item, l, seq);
+        out.push(item);
+        taken += item.size;
+      }
+      if (taken >= maxBytes && out.length > 0) return;
+    }
   }
 
   /** Takes queued items, control lane first, FIFO within a lane, up to about `maxBytes` (at least one). */
   drain(maxBytes: number): QueueItem<M>[] {
     const out: QueueItem<M>[] = [];
-    let taken = 0;
-    for (let l = 0; l < lanes.length; l++) {
-      const lane = this.lanes[l] as Slot<M>[];
-      let head = this.heads[l] as number;
-      while (head < lane.length && (taken < maxBytes || out.length === 0)) {
-        const slot = lane[head++] as Slot<M>;
-        const item = slot.item;
-        if (item === undefined) continue;
-        this.forget(slot, item);
-        out.push(item);
-        taken += item.size;
-      }
-      this.heads[l] = head;
-      this.compact(l);
-      if (taken >= maxBytes && out.length > 0) break;
-    }
+    this.drainInto(out, maxBytes);
     return out;
   }
 
   /** Removes a channel's pending publications (the connection left it or must resync it). */
   removeChannel(channel: string): number {
     let removed = 0;
-    for (let l = 1; l < lanes.length; l++) {
-      const lane = this.lanes[l] as Slot<M>[];
-      for (let i = this.heads[l] as number; i < lane.length; i++) {
-        const slot = lane[i] as Slot<M>;
-        if (slot.item?.channel !== channel) continue;
-        this.discard(slot, slot.item);
+    for (let l = 1; l < this.lanes.length; l++) {
+      const lane = this.lanes[l] as Deque<QueueItem<M>>;
+      for (let seq = lane.head; seq < lane.tail; seq++) {
+        const item = lane.at(seq);
+        if (item?.channel !== channel) continue;
+        this.discard(l, seq, item);
         removed += 1;
       }
     }
@@ -132,26 +136,22 @@ export class OutboundQueue<M> {
   }
 
   clear(): void {
-    for (let l = 0; l < lanes.length; l++) {
-      this.lanes[l] = [];
-      this.heads[l] = 0;
-    }
+    for (const lane of this.lanes) lane.clear();
     this.byKey.clear();
     this.queuedBytes = 0;
     this.droppableBytes = 0;
     this.liveItems = 0;
   }
 
-  /** Drops droppable publications, lowest lane and oldest first, until `incoming` more bytes fit; never `keep`. */
-  private makeRoom(incoming: number, keep: Slot<M> | undefined): QueueItem<M>[] {
+  /** Drops droppable publications, lowest lane and oldest first, until `incoming` more bytes fit; never the one at `keep`. */
+  private makeRoom(incoming: number, keep: { lane: number; seq: number } | undefined): QueueItem<M>[] {
     const dropped: QueueItem<M>[] = [];
-    for (let l = lanes.length - 1; l >= 1 && this.queuedBytes + incoming > this.limitBytes; l--) {
-      const lane = this.lanes[l] as Slot<M>[];
-      for (let i = this.heads[l] as number; i < lane.length && this.queuedBytes + incoming > this.limitBytes; i++) {
-        const slot = lane[i] as Slot<M>;
-        const item = slot.item;
-        if (item === undefined || slot === keep || !droppable(item)) continue;
-        this.discard(slot, item);
+    for (let l = this.lanes.length - 1; l >= 1 && this.queuedBytes + incoming > this.limitBytes; l--) {
+      const lane = this.lanes[l] as Deque<QueueItem<M>>;
+      for (let seq = lane.head; seq < lane.tail && this.queuedBytes + incoming > this.limitBytes; seq++) {
+        const item = lane.at(seq);
+        if (item === undefined || (keep?.lane === l && keep.seq === seq) || !droppable(item)) continue;
+        this.discard(l, seq, item);
         dropped.push(item);
       }
     }
@@ -159,40 +159,29 @@ export class OutboundQueue<M> {
   }
 
   private append(item: QueueItem<M>): void {
-    const slot: Slot<M> = { item };
-    (this.lanes[laneIndex[item.lane]] as Slot<M>[]).push(slot);
+    const l = laneIndex[item.lane];
+    const seq = (this.lanes[l] as Deque<QueueItem<M>>).push(item);
     this.account(item, 1);
     this.liveItems += 1;
-    if (item.policy === 'coalesce' && item.key !== undefined) this.byKey.set(item.key, slot);
+    if (item.policy === 'coalesce' && item.key !== undefined) this.byKey.set(item.key, { lane: l, seq });
   }
 
-  private forget(slot: Slot<M>, item: QueueItem<M>): void {
+  /** Removes a queued item, leaving its place empty. */
+  private discard(lane: number, seq: number, item: QueueItem<M>): void {
+    this.forget(item, lane, seq);
+    this.lanes[lane]?.set(seq, undefined);
+  }
+
+  private forget(item: QueueItem<M>, lane: number, seq: number): void {
     this.account(item, -1);
     this.liveItems -= 1;
-    if (item.key !== undefined && this.byKey.get(item.key) === slot) this.byKey.delete(item.key);
-  }
-
-  /** Removes a queued item, leaving its slot empty. */
-  private discard(slot: Slot<M>, item: QueueItem<M>): void {
-    this.forget(slot, item);
-    slot.item = undefined;
+    if (item.key === undefined) return;
+    const at = this.byKey.get(item.key);
+    if (at !== undefined && at.lane === lane && at.seq === seq) this.byKey.delete(item.key);
   }
 
   private account(item: QueueItem<M>, sign: 1 | -1): void {
     this.queuedBytes += sign * item.size;
     if (droppable(item)) this.droppableBytes += sign * item.size;
-  }
-
-  /** Drops the consumed prefix once it is the larger half of the lane. */
-  private compact(l: number): void {
-    const lane = this.lanes[l] as Slot<M>[];
-    const head = this.heads[l] as number;
-    if (head === lane.length) {
-      lane.length = 0;
-      this.heads[l] = 0;
-    } else if (head > 64 && head * 2 > lane.length) {
-      this.lanes[l] = lane.slice(head);
-      this.heads[l] = 0;
-    }
   }
 }

@@ -42,6 +42,8 @@ export class Outbound implements Flushable {
   /** The socket keeps at most this much buffered before we wait for it to drain. */
   private readonly socketHighWater: number;
   private waitingForDrain = false;
+  /** Reused for every frame, so flushing allocates nothing but the frame. */
+  private readonly batch: OutgoingItem[] = [];
   private slowTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -94,9 +96,12 @@ export class Outbound implements Flushable {
     if (this.waitingForDrain) return;
     while (!this.queue.empty) {
       if (this.transport.bufferedBytes >= this.socketHighWater) return this.waitForDrain();
-      const items = this.queue.drain(maxFrameBytes);
+      const items = this.batch;
+      this.queue.drainInto(items, maxFrameBytes);
       if (items.length === 0) break;
-      this.write(joinFrame(items));
+      const frame = joinFrame(items);
+      items.length = 0;
+      this.write(frame);
     }
     const pending = this.pendingBytes;
     this.watchLimit(pending);
