@@ -1,7 +1,7 @@
 import type { Scenario, ScenarioContext } from './context.js';
 import { withTarget } from './context.js';
-import { buildResult, measureTraffic } from './measure.js';
-import { BROADCAST_CHANNEL, owedDeliveries, roomChannels, subscriberSpecs } from './plan.js';
+import { measureTraffic, trafficResult } from './measure.js';
+import { BROADCAST_CHANNEL, roomChannels, subscriberSpecs } from './plan.js';
 
 /** Fan-out to `channels`: every subscriber owed every message of its channel. */
 function fanout(ctx: ScenarioContext, channels: readonly string[]) {
@@ -11,8 +11,7 @@ function fanout(ctx: ScenarioContext, channels: readonly string[]) {
     const memory = await run.memoryPerConnection(ctx.options.settleMs);
     const traffic = await measureTraffic(run, ctx.options, channels);
     const reports = await run.reports(traffic.publish.perPublisher);
-    const expectedDeliveries = owedDeliveries(specs, traffic.publish.perChannel);
-    return buildResult({ run, memory, window: traffic.window, generatorCpuUs: traffic.generatorCpuUs, traffic, reports, expectedDeliveries });
+    return trafficResult(run, memory, traffic, reports, specs);
   });
 }
 

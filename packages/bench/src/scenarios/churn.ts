@@ -1,7 +1,7 @@
 import type { Scenario } from './context.js';
 import { withTarget } from './context.js';
-import { buildResult, measureTraffic } from './measure.js';
-import { BROADCAST_CHANNEL, owedDeliveries, subscriberSpecs } from './plan.js';
+import { measureTraffic, trafficResult } from './measure.js';
+import { BROADCAST_CHANNEL, subscriberSpecs } from './plan.js';
 
 /**
  * Broadcast while --churn-rate connections per second are closed and replaced (oldest
@@ -21,14 +21,6 @@ export const churn: Scenario = (ctx) =>
     });
     const reports = await run.reports(traffic.publish.perPublisher);
     const sum = (pick: (r: (typeof reports)[number]) => number) => reports.reduce((n, r) => n + pick(r), 0);
-    const result = buildResult({
-      run,
-      memory,
-      window: traffic.window,
-      generatorCpuUs: traffic.generatorCpuUs,
-      traffic,
-      reports,
-      expectedDeliveries: owedDeliveries(specs, traffic.publish.perChannel),
-    });
+    const result = trafficResult(run, memory, traffic, reports, specs);
     return { ...result, churn: { opened: sum((r) => r.churnOpened), closed: sum((r) => r.churnClosed), failed: sum((r) => r.churnFailed) } };
   });

@@ -1,10 +1,11 @@
-import type { PublishReport, WorkerReport } from '../ipc.js';
+import type { PublishReport, SubscriberSpec, WorkerReport } from '../ipc.js';
 import type { BenchOptions } from '../options.js';
 import type { TargetRun, StatusTotals } from '../orchestrator/target-run.js';
 import type { WindowStats } from '../orchestrator/sampler.js';
 import type { TargetResult } from '../types.js';
 import { latencyPercentiles, mergeHistograms } from '../report/histogram.js';
 import { fleetResult } from './fleet-result.js';
+import { owedDeliveries } from './plan.js';
 
 /** Work a scenario adds around the publisher's run (pausing slow readers, churning). */
 export interface TrafficHooks {
@@ -72,6 +73,25 @@ export interface ResultInputs {
   readonly traffic?: Traffic;
   readonly reports: readonly WorkerReport[];
   readonly expectedDeliveries: number;
+}
+
+/** The row of a scenario with publish traffic: what was owed follows from who subscribed to what. */
+export function trafficResult(
+  run: TargetRun,
+  memory: ResultInputs['memory'],
+  traffic: Traffic,
+  reports: readonly WorkerReport[],
+  specs: readonly SubscriberSpec[],
+): TargetResult {
+  return buildResult({
+    run,
+    memory,
+    window: traffic.window,
+    generatorCpuUs: traffic.generatorCpuUs,
+    traffic,
+    reports,
+    expectedDeliveries: owedDeliveries(specs, traffic.publish.perChannel),
+  });
 }
 
 /** The per-target row of the report. */

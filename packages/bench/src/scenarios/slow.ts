@@ -1,7 +1,7 @@
 import type { Scenario } from './context.js';
 import { withTarget } from './context.js';
-import { buildResult, measureTraffic } from './measure.js';
-import { BROADCAST_CHANNEL, owedDeliveries, subscriberSpecs } from './plan.js';
+import { measureTraffic, trafficResult } from './measure.js';
+import { BROADCAST_CHANNEL, subscriberSpecs } from './plan.js';
 import { latencyPercentiles, mergeHistograms } from '../report/histogram.js';
 
 /**
@@ -30,15 +30,7 @@ export const slow: Scenario = (ctx) =>
       latency_ms: latencyPercentiles(histogram),
     };
     histogram.destroy();
-    const result = buildResult({
-      run,
-      memory,
-      window: traffic.window,
-      generatorCpuUs: traffic.generatorCpuUs,
-      traffic,
-      reports,
-      expectedDeliveries: owedDeliveries(specs, traffic.publish.perChannel),
-    });
+    const result = trafficResult(run, memory, traffic, reports, specs);
     // Slow subscribers' disconnects are the expected outcome here, not surprises.
     return { ...result, unexpected_closes: result.unexpected_closes - slowResult.disconnected, slow: slowResult };
   });

@@ -8,8 +8,8 @@ import { latencyPercentiles, mergeHistograms } from '../report/histogram.js';
 import type { StormResult } from '../types.js';
 import type { Scenario } from './context.js';
 import { withTarget } from './context.js';
-import { buildResult, measureTraffic } from './measure.js';
-import { BROADCAST_CHANNEL, owedDeliveries, subscriberSpecs } from './plan.js';
+import { measureTraffic, trafficResult } from './measure.js';
+import { BROADCAST_CHANNEL, subscriberSpecs } from './plan.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -120,15 +120,7 @@ export const storm: Scenario = (ctx) =>
     };
     keptHistogram.destroy();
     ctx.log(`${ctx.spec.label}: ${backAt.length}/${clients} back, 99% after ${stormResult.back_99pct_s ?? '—'} s`);
-    const result = buildResult({
-      run,
-      memory,
-      window: traffic.window,
-      generatorCpuUs: traffic.generatorCpuUs,
-      traffic,
-      reports,
-      expectedDeliveries: owedDeliveries(specs, traffic.publish.perChannel),
-    });
+    const result = trafficResult(run, memory, traffic, reports, specs);
     // Every client was dropped on purpose; those closes are the scenario, not surprises.
     return { ...result, unexpected_closes: Math.max(0, result.unexpected_closes - clients), storm: stormResult };
   });
