@@ -4,8 +4,9 @@
  * out. No allocation in the steady state, which matters on a per-delivery path.
  */
 export class Deque<T> {
-  private buffer: (T | undefined)[] = new Array<T | undefined>(4);
-  private mask = 3;
+  /** Allocated on first use: most lanes of most connections never hold anything. */
+  private buffer: (T | undefined)[] = [];
+  private mask = 0;
   /** Sequence of the oldest entry. */
   head = 0;
   /** Sequence the next pushed entry gets. */
@@ -41,15 +42,15 @@ export class Deque<T> {
   }
 
   clear(): void {
-    this.buffer = new Array<T | undefined>(4);
-    this.mask = 3;
+    this.buffer = [];
+    this.mask = 0;
     this.head = this.tail = 0;
   }
 
   private grow(): void {
     const old = this.buffer;
     const oldMask = this.mask;
-    this.buffer = new Array<T | undefined>(old.length * 2);
+    this.buffer = new Array<T | undefined>(Math.max(4, old.length * 2));
     this.mask = this.buffer.length - 1;
     for (let seq = this.head; seq < this.tail; seq++) this.buffer[seq & this.mask] = old[seq & oldMask];
   }
