@@ -207,7 +207,8 @@ describe('fleetgate serve', () => {
   });
 
   it('--demo prints a banner with a token, an API key, a curl line and the /demo URL, and serves the demo', async () => {
-    const server = track(new GatewayProcess(['--demo'], { FLEETGATE_PORT: '0' }));
+    // A short drain window: the server may still count the closed client when SIGTERM lands.
+    const server = track(new GatewayProcess(['--demo', '--config', configFile({ shutdown: { drainWindow: '200ms' } })], { FLEETGATE_PORT: '0' }));
     const port = await server.port();
     const banner = await server.waitFor('the demo banner', () => (/^\s+-d '\{"channel"/m.test(server.stdout) ? server.stdout : undefined));
     const tokenValue = /Token:\s+(\S+)/.exec(banner)?.[1];
@@ -237,7 +238,6 @@ describe('fleetgate serve', () => {
     });
     expect(await published.json()).toEqual({ result: {} });
 
-    // With no client left the drain has nothing to wait for.
     client.close();
     await client.closed;
     server.child.kill('SIGTERM');
