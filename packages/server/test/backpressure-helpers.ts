@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { WebSocket } from 'ws';
-import { Listeners } from './listeners.js';
+import { CommandPeer, type Msg } from './listeners.js';
 
 /**
  * Helpers for the backpressure tests: a lean raw protocol client that keeps only what a
@@ -11,7 +11,7 @@ import { Listeners } from './listeners.js';
  * measured), reading switched off and on at the TCP level, and a forced GC for RSS samples.
  */
 
-export type Msg = Record<string, any>;
+export type { Msg };
 
 /** A publication as a test sees it. */
 export interface SeenPub {
@@ -31,14 +31,13 @@ export interface SeenPub {
  * A raw JSON-protocol client over `ws`. Every message is parsed; publications are kept
  * as SeenPub (without their payload padding), other messages are only passed to listeners.
  */
-export class Peer {
+export class Peer extends CommandPeer {
   readonly pubs: SeenPub[] = [];
   frames = 0;
-  private lastId = 0;
-  private readonly listeners = new Listeners<Msg>();
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
+    super();
     this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     ws.on('error', () => {});
     ws.on('message', (data: Buffer) => {
@@ -71,33 +70,15 @@ export class Peer {
     return new Peer(ws);
   }
 
-  on(fn: (m: Msg) => void): () => void {
-    return this.listeners.on(fn);
-  }
-
-  /** Resolves at the first message (from now on) that satisfies `match`. */
-  waitFor(match: (m: Msg) => boolean): Promise<Msg> {
-    return this.listeners.waitFor(match);
-  }
-
   /** Resolves once `condition()` holds: now, or after some later message. */
   until(condition: () => boolean): Promise<void> {
     if (condition()) return Promise.resolve();
     return this.waitFor(() => condition()).then(() => undefined);
   }
 
-  send(method: string, params: unknown): number {
-    const id = ++this.lastId;
+  protected transmit(id: number, method: string, params: unknown): void {
     if (method === 'subscribe') this.pending.set(id, (params as { channel: string }).channel);
     this.ws.send(JSON.stringify({ id, [method]: params }));
-    return id;
-  }
-
-  call(method: string, params: unknown): Promise<Msg> {
-    const id = this.lastId + 1;
-    const reply = this.waitFor((m) => m['id'] === id);
-    this.send(method, params);
-    return reply;
   }
 
   async connect(token: string): Promise<string> {

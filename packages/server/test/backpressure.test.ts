@@ -74,6 +74,15 @@ async function flood(gw: TestGateway, count: number, target: (n: number) => { ch
 
 const ns = (pubs: readonly { n: number }[]) => pubs.map((p) => p.n);
 
+/** Waits until the reading subscriber has all TOTAL publications. */
+function allAtReader(reader: Peer): Promise<void> {
+  return within(
+    reader.until(() => reader.pubs.length >= TOTAL),
+    10_000,
+    'every publication at the reading subscriber',
+  );
+}
+
 /** Every connection's pending bytes (queue + socket buffer) are within 2 × queueMaxBytes (the 524288 bucket). */
 async function expectQueuesBounded(gw: TestGateway): Promise<ReturnType<typeof histogram>> {
   const queue = histogram(await (await fetch(`${gw.baseUrl}/metrics`)).text(), 'fleetgate_outbound_queue_bytes');
@@ -119,11 +128,7 @@ describe('a subscriber that stops reading while 10 MB are published', () => {
 
     expect(await within(gone.event, 5000, 'the slow subscriber to be disconnected')).toMatchObject({ code: '3008' });
     expect(await metric(gw, 'fleetgate_disconnects_total', { code: '3008' })).toBe(before + 1);
-    await within(
-      fast.peer.until(() => fast.peer.pubs.length >= TOTAL),
-      10_000,
-      'every publication at the reading subscriber',
-    );
+    await allAtReader(fast.peer);
     expect(ns(fast.peer.of('feed:a'))).toEqual(range(1, TOTAL));
     expect(fast.peer.ws.readyState).toBe(fast.peer.ws.OPEN);
     expect(growth).toBeLessThan(RSS_BOUND);
@@ -143,11 +148,7 @@ describe('a subscriber that stops reading while 10 MB are published', () => {
     const keyOf = (n: number) => `k${(n / 2) % 4}`;
     const growth = await flood(gw, TOTAL, (n) => (n % 2 === 1 ? { channel: 'prices:btc' } : { channel: 'prices:book', tags: { key: keyOf(n) } }));
 
-    await within(
-      fast.peer.until(() => fast.peer.pubs.length >= TOTAL),
-      10_000,
-      'every publication at the reading subscriber',
-    );
+    await allAtReader(fast.peer);
     // While it is stalled: the slow connection holds more than 64 KiB, none more than twice the limit.
     const queue = await expectQueuesBounded(gw);
     expect(queue.count).toBe(2);
@@ -226,11 +227,7 @@ describe('a subscriber that stops reading while 10 MB are published', () => {
     expect(gone.seen, 'the slow client was not disconnected').toBe(false);
     expect(sub.state).toBe('subscribed');
 
-    await within(
-      fast.peer.until(() => fast.peer.pubs.length >= TOTAL),
-      10_000,
-      'every publication at the reading subscriber',
-    );
+    await allAtReader(fast.peer);
     expect(ns(fast.peer.pubs)).toEqual(range(1, TOTAL));
     expect(growth).toBeLessThan(RSS_BOUND);
   });
@@ -280,11 +277,7 @@ describe('a subscriber that stops reading while 10 MB are published', () => {
     expect(await overflowCount(gw, 'live', 'resynced')).toBeGreaterThan(during.resynced);
     expect(gone.seen).toBe(false);
 
-    await within(
-      fast.peer.until(() => fast.peer.pubs.length >= TOTAL),
-      10_000,
-      'every publication at the reading subscriber',
-    );
+    await allAtReader(fast.peer);
     expect(ns(fast.peer.pubs)).toEqual(range(1, TOTAL));
     expect(growth).toBeLessThan(RSS_BOUND);
   });

@@ -463,6 +463,18 @@ function outbound(maxBytes: number, slowTimeoutMs = 1000) {
 
 const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
 
+/** Pushes 8 KiB pause-policy publications, a tick apart, until the channel pauses; returns where in the host's calls. */
+async function floodUntilPaused(host: RecordingHost, out: Outbound): Promise<number> {
+  const frame = 'p'.repeat(8192);
+  for (let i = 0; i < 40 && !host.calls.includes('paused'); i++) {
+    out.push({ message: frame, size: frame.length, lane: 'normal', channel: 'c', policy: 'pause' });
+    await tick();
+  }
+  const pausedAt = host.calls.indexOf('paused');
+  expect(pausedAt).toBeGreaterThanOrEqual(0);
+  return pausedAt;
+}
+
 describe('Outbound (fake transport)', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -526,14 +538,7 @@ describe('Outbound (fake transport)', () => {
   it('pause: a paused channel is relieved once the reader catches up and everything pending is sent', async () => {
     // limit 256 KiB: the socket takes up to 64 KiB before the queue holds.
     const { transport, host, out } = outbound(262_144);
-    const frame = 'p'.repeat(8192);
-    const push = () => out.push({ message: frame, size: frame.length, lane: 'normal', channel: 'c', policy: 'pause' });
-    for (let i = 0; i < 40 && !host.calls.includes('paused'); i++) {
-      push();
-      await tick();
-    }
-    const pausedAt = host.calls.indexOf('paused');
-    expect(pausedAt).toBeGreaterThanOrEqual(0);
+    const pausedAt = await floodUntilPaused(host, out);
     expect(host.calls.slice(pausedAt)).not.toContain('relieved');
     // The reader is back: every write goes straight to the network.
     transport.flowing = true;
@@ -545,14 +550,7 @@ describe('Outbound (fake transport)', () => {
 
   it('pause: relieved even when the queue empties while the socket is still above the low-water mark (it drains later)', async () => {
     const { transport, host, out } = outbound(262_144);
-    const frame = 'p'.repeat(8192);
-    const push = () => out.push({ message: frame, size: frame.length, lane: 'normal', channel: 'c', policy: 'pause' });
-    for (let i = 0; i < 40 && !host.calls.includes('paused'); i++) {
-      push();
-      await tick();
-    }
-    const pausedAt = host.calls.indexOf('paused');
-    expect(pausedAt).toBeGreaterThanOrEqual(0);
+    const pausedAt = await floodUntilPaused(host, out);
     // The network takes only part of the socket buffer each time: when the queue empties,
     // the last frame (up to 64 KiB) still sits in the socket buffer, above 64 KiB = limit / 4.
     for (let i = 0; i < 100 && out.pendingBytes > 0; i++) {

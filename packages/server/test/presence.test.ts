@@ -618,26 +618,35 @@ describe('per-user caps across two gateways on one Redis', () => {
   });
 });
 
+/**
+ * Connects a client, stops Redis (SIGSTOP), sends a subscribe to `channel` and kills the
+ * socket while that subscribe waits on Redis; Redis resumes once the gateway saw the close.
+ */
+async function closeWhileSubscribing(gw: TestGateway, redisUrl: string, channel: string): Promise<Peer> {
+  const p = await Peer.open(gw.wsUrl);
+  scope.raw(p.raw);
+  await p.connect(await token(unique('closer')));
+  const gone = waitFor<{ client: string }>(gw.gateway, 'disconnect', (e) => e.client === p.id);
+  const pid = await redisPid(redisUrl);
+  process.kill(pid, 'SIGSTOP');
+  try {
+    p.raw.send({ id: 99, subscribe: { channel } });
+    p.raw.ws.terminate();
+    await guard(gone, 'the gateway saw the connection close');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  return p;
+}
+
 describe('a subscribe in flight when the connection closes (Redis stopped meanwhile)', () => {
   it('leaves no presence entry behind', async () => {
     const url = (redis as TestServer).url;
     // Short TTL: an entry nobody refreshes is gone after 500 ms; one still there after 2 s is being refreshed.
     const gw = scope.gateway(await startGateway({ name: NODE, broker: url, channel, presence: { updateInterval: '100ms', ttl: '500ms' } }));
     const lobby = `lobby:${unique('closing')}`;
-    const p = await Peer.open(gw.wsUrl);
-    scope.raw(p.raw);
-    await p.connect(await token(unique('closer')));
-    const gone = waitFor<{ client: string }>(gw.gateway, 'disconnect', (e) => e.client === p.id);
-    // Redis is stopped (SIGSTOP) so that the broker subscribe of the channel is still in flight when the close arrives.
-    const pid = await redisPid(url);
-    process.kill(pid, 'SIGSTOP');
-    try {
-      p.raw.send({ id: 99, subscribe: { channel: lobby } });
-      p.raw.ws.terminate();
-      await guard(gone, 'the gateway saw the connection close');
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
+    // Redis is stopped so that the broker subscribe of the channel is still in flight when the close arrives.
+    await closeWhileSubscribing(gw, url, lobby);
     const deadline = Date.now() + 2000;
     let stats = (await api(gw, 'presence_stats', { channel: lobby })).json.result;
     while (stats.num_clients > 0 && Date.now() < deadline) {
@@ -657,20 +666,8 @@ describe('a subscribe in flight when the connection closes (Redis stopped meanwh
     scope.raw(watcher.raw);
     await watcher.connect(await token(unique('watcher')));
     await watcher.subscribe(room, { join_leave: true });
-    const p = await Peer.open(gw.wsUrl);
-    scope.raw(p.raw);
-    await p.connect(await token(unique('closer')));
-    const gone = waitFor<{ client: string }>(gw.gateway, 'disconnect', (e) => e.client === p.id);
     // Redis stopped: the subscribe waits on its presence write when the close arrives, so it never completes.
-    const pid = await redisPid(url);
-    process.kill(pid, 'SIGSTOP');
-    try {
-      p.raw.send({ id: 99, subscribe: { channel: room } });
-      p.raw.ws.terminate();
-      await guard(gone, 'the gateway saw the connection close');
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
+    const p = await closeWhileSubscribing(gw, url, room);
     // Barrier: published after the close, it reaches the watcher after any join or leave of the closer.
     await api(gw, 'publish', { channel: room, data: { barrier: true } });
     await watcher.publication(room, (d) => d.barrier === true, 'barrier at the watcher');

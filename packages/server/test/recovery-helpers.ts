@@ -1,7 +1,7 @@
 import { WebSocket } from 'ws';
 import { RawClient } from './helpers.js';
 import { Counter } from './sdk-helpers.js';
-import { Listeners } from './listeners.js';
+import { CommandPeer, type Msg } from './listeners.js';
 
 /**
  * Helpers for the history / recovery tests: a raw-JSON view of a RawClient (exact wire
@@ -10,7 +10,7 @@ import { Listeners } from './listeners.js';
  * gate and whose current socket can be killed from the network side.
  */
 
-export type Msg = Record<string, any>;
+export type { Msg };
 
 export class Deferred<T = void> {
   readonly promise: Promise<T>;
@@ -21,15 +21,14 @@ export class Deferred<T = void> {
 }
 
 /** Raw JSON protocol on a RawClient: messages parsed line by line, in arrival order. */
-export class Wire {
+export class Wire extends CommandPeer {
   /** Every message received, parsed. */
   readonly log: Msg[] = [];
   /** Every frame received, verbatim. */
   readonly frames: string[] = [];
-  private lastId = 0;
-  private readonly listeners = new Listeners<Msg>();
 
   constructor(readonly raw: RawClient) {
+    super();
     raw.ws.on('message', (data: Buffer) => {
       const text = data.toString();
       this.frames.push(text);
@@ -48,28 +47,8 @@ export class Wire {
     return new Wire(raw);
   }
 
-  on(fn: (m: Msg) => void): () => void {
-    return this.listeners.on(fn);
-  }
-
-  /** The next message (from now on) that satisfies `match`. */
-  waitFor(match: (m: Msg) => boolean): Promise<Msg> {
-    return this.listeners.waitFor(match);
-  }
-
-  /** Sends `{id, [method]: params}`; returns the id. */
-  send(method: string, params: unknown): number {
-    const id = ++this.lastId;
+  protected transmit(id: number, method: string, params: unknown): void {
     this.raw.send({ id, [method]: params });
-    return id;
-  }
-
-  /** Sends a command and resolves with its whole reply message (`{id, method: …}` or `{id, error}`). */
-  call(method: string, params: unknown): Promise<Msg> {
-    const id = this.lastId + 1;
-    const reply = this.waitFor((m) => m['id'] === id);
-    this.send(method, params);
-    return reply;
   }
 
   /** Connects; throws unless the reply is a connect result. */
