@@ -2,12 +2,11 @@ import { EventEmitter } from 'node:events';
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { DisconnectCode, ErrorCode } from '@fleetgate/protocol';
-import { ReplyError } from './errors.js';
+import { DisconnectCode } from '@fleetgate/protocol';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { createApiHandler } from './api/handler.js';
 import { sendJson, sendText } from './api/http.js';
-import type { ApiContext } from './api/methods.js';
+import { type ApiContext, backendPublish } from './api/methods.js';
 import { TokenVerifier } from './auth/jwt.js';
 import type { PublishResult } from './broker/broker.js';
 import { createBroker } from './broker/create.js';
@@ -81,6 +80,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly gatekeeper: Gatekeeper;
   private readonly presence: PresenceKeeper;
   private readonly wss: WebSocketServer;
+  private readonly apiContext: ApiContext;
   private readonly api: ReturnType<typeof createApiHandler>;
   private readonly uni: ReturnType<typeof createUniHandler>;
   private readonly random: () => number;
@@ -150,7 +150,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       },
     };
     this.wss = createWebSocketServer(config.client.maxFrameBytes);
-    const apiContext: ApiContext = {
+    this.apiContext = {
       node: this.node,
       fleet: this.fleet,
       namespaces,
@@ -159,7 +159,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       presenceMaxList: config.presence.maxList,
       drain: () => void this.close(),
     };
-    this.api = createApiHandler(apiContext, config.api, this.logger);
+    this.api = createApiHandler(this.apiContext, config.api, this.logger);
     this.uni = createUniHandler({
       maxRequestBytes: config.client.maxFrameBytes,
       open: (transport) => this.open(transport),
@@ -270,12 +270,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   /** Publishes `data` (any JSON value) into `channel` from the backend. */
-  async publish(channel: string, data: unknown, options: { tags?: Record<string, string>; idempotencyKey?: string } = {}): Promise<PublishResult> {
-    const found = this.sessionContext.namespaces.ofChannel(channel);
-    if (found === undefined) throw new ReplyError(ErrorCode.UnknownChannel);
-    const result = await this.node.publish(channel, { data: JSON.stringify(data), ...options }, historyLimits(found.ns));
-    this.metrics.publications.inc({ source: 'api' });
-    return result;
+  publish(channel: string, data: unknown, options: { tags?: Record<string, string>; idempotencyKey?: string } = {}): Promise<PublishResult> {
+    return backendPublish(this.apiContext, channel, { data: JSON.stringify(data), ...options });
   }
 
   /** Disconnects a user's connections on every node of the fleet (default code 3503, no reconnect). */

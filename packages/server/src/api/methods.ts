@@ -1,12 +1,12 @@
 import { DisconnectCode, ErrorCode, isPlainObject } from '@fleetgate/protocol';
 import { z } from 'zod';
-import type { Publication } from '../broker/broker.js';
+import type { Publication, PublishResult } from '../broker/broker.js';
 import { historyLimits, type Namespaces } from '../config/namespaces.js';
 import type { NamespaceOptions } from '../config/schema.js';
 import { globToRegExp } from '../core/glob.js';
 import { ReplyError } from '../errors.js';
 import type { Fleet } from '../fleet.js';
-import type { Node } from '../node.js';
+import type { Node, PublishRequest } from '../node.js';
 import { readPresence, readPresenceStats, registryChannel } from '../presence-keeper.js';
 import type { Metrics } from '../ops/metrics.js';
 
@@ -106,19 +106,25 @@ function namespaceOf(ctx: ApiContext, channel: string): NamespaceOptions {
   return found.ns;
 }
 
+/**
+ * A publication from the backend (API or the embedding app): into the channel's
+ * namespace (102 if none), kept in history unless `skipHistory`, counted.
+ */
+export async function backendPublish(ctx: ApiContext, channel: string, request: PublishRequest, skipHistory = false): Promise<PublishResult> {
+  const ns = namespaceOf(ctx, channel);
+  const result = await ctx.node.publish(channel, request, skipHistory ? undefined : historyLimits(ns));
+  ctx.metrics.publications.inc({ source: 'api' });
+  return result;
+}
+
 /** Publishes; into a channel with history the result carries the publication's offset and epoch. */
 async function publishOne(ctx: ApiContext, ch: string, body: Omit<PublishBody, 'channel'>, data: string): Promise<{ offset?: number; epoch?: string }> {
-  const ns = namespaceOf(ctx, ch);
-  const result = await ctx.node.publish(
-    ch,
-    {
-      data,
-      ...(body.tags && { tags: body.tags }),
-      ...(body.idempotency_key !== undefined && { idempotencyKey: body.idempotency_key }),
-    },
-    body.skip_history ? undefined : historyLimits(ns),
-  );
-  ctx.metrics.publications.inc({ source: 'api' });
+  const request = {
+    data,
+    ...(body.tags && { tags: body.tags }),
+    ...(body.idempotency_key !== undefined && { idempotencyKey: body.idempotency_key }),
+  };
+  const result = await backendPublish(ctx, ch, request, body.skip_history);
   return result.position === undefined ? {} : { offset: result.position.offset, epoch: result.position.epoch };
 }
 
